@@ -1,0 +1,96 @@
+"""The `halo` command line: a Typer root app that registers one sub-app per command group.
+
+Errors a user can act on (bad options, missing files, unknown run ids, invalid settings) print one line on
+stderr and exit 2; `--debug` (or HALO_DEBUG=1) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from halo_cli import __version__
+from halo_cli.commands import models as models_cmd
+from halo_cli.commands import runs as runs_cmd
+from halo_cli.commands._common import RootOptions
+from halo_cli.core.errors import HaloError
+
+app = typer.Typer(
+    name="halo",
+    help="Online RL for a Qwen3-VL browser agent on the REAL benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(models_cmd.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"halo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="TOML settings file.", envvar="HALO_CONFIG")
+    ] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Settings profile: default | local.")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override any setting: section.key=value (repeatable).")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = RootOptions(config=config, profile=profile, set_pairs=list(set_ or []), debug=debug)
+
+
+def _fail(message: str, code: int) -> int:
+    first = message.strip().splitlines()[0] if message.strip() else "error"
+    print(f"halo: error: {first}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `halo` script; returns (and exits with) the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("HALO_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=args, prog_name="halo", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("halo: aborted", file=sys.stderr)
+        code = 130
+    except click.ClickException as e:
+        if debug:
+            raise
+        code = _fail(e.format_message(), 2)
+    except HaloError as e:
+        if debug:
+            raise
+        code = _fail(str(e), e.exit_code)
+    except Exception as e:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        code = _fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", 1)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One module per `halo` subcommand group. Thin: parse options, build core objects, run."""

