@@ -11,12 +11,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
+from typer.exceptions import Abort, Exit, TyperException
 
 from halo_cli import __version__
 from halo_cli.commands import models as models_cmd
 from halo_cli.commands import runs as runs_cmd
+from halo_cli.commands import serve as serve_cmd
 from halo_cli.commands._common import RootOptions
 from halo_cli.core.errors import HaloError
 
@@ -28,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("serve")(serve_cmd.serve)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(models_cmd.app, name="models")
 
@@ -70,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = command.main(args=args, prog_name="halo", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
-    except click.exceptions.Exit as e:
+    except Exit as e:
         code = e.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except NoArgsIsHelpError as e:  # `halo` or `halo runs` alone: the help is the answer
+        print(e.ctx.get_help() if e.ctx else e.format_message())
+        code = 0
+    except (Abort, KeyboardInterrupt):
         print("halo: aborted", file=sys.stderr)
         code = 130
-    except click.ClickException as e:
+    except TyperException as e:  # typer bundles its own click: usage errors, bad options, unknown commands
         if debug:
             raise
         code = _fail(e.format_message(), 2)

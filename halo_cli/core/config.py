@@ -104,7 +104,11 @@ class EnvSettings(_Section):
     task_version: Literal["v1", "v2"] = "v2"
     max_steps: int = Field(15, ge=1)
     history_screenshots: int = Field(1, ge=0)
-    judge_url: str | None = Field(None, description="OpenAI-compatible endpoint for v1 rubric checks")
+    # v1 llm_boolean rubric checks. None: the policy's own vLLM server (vllm.url) judges; "off": no judge, such
+    # episodes are recorded as unjudged. agisdk's hard-wired gpt-4.1 is never called.
+    judge_url: str | None = Field(None, description="OpenAI-compatible endpoint for v1 rubric checks, or off")
+    judge_model: str | None = Field(None, description="model name at judge_url (default: the served policy)")
+    judge_api_key: str | None = Field(None, description="key for judge_url (default: vllm.api_key)")
 
 
 class LoraSettings(_Section):
@@ -159,6 +163,30 @@ class StoreSettings(_Section):
     path: Path = Field(Path("runs/halo.db"), description="SQLite run store")
 
 
+class RewardSettings(_Section):
+    """Dense reward shaping (core/rl/progress.py). Per-step terms are small so that the success bonus
+    outweighs everything a failed episode can collect: 15 steps x (0.1 + 0.2) + milestones (<= 1.5) ~ 6."""
+
+    valid_action: float = Field(0.1, description="paid for every action that parsed")
+    invalid_action_penalty: float = Field(0.1, ge=0, description="subtracted when the action did not parse")
+    novelty: float = Field(0.2, description="paid for reaching a state (URL + AX tree) new in the episode")
+    loop_penalty: float = Field(1.0, ge=0, description="subtracted for repeating an action on an unchanged state")
+    success_bonus: float = Field(10.0, description="paid once when the episode ends in success")
+    milestones: bool = Field(True, description="pay the per-domain progress milestones")
+    milestone_weights: dict[str, float] = Field(
+        default_factory=dict, description="weight overrides keyed domain.milestone, e.g. gomail.compose_opened"
+    )
+    milestones_file: Path | None = Field(None, description="TOML/JSON file that overrides or extends the tables")
+
+    @field_validator("milestone_weights")
+    @classmethod
+    def _weight_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k in v if k.count(".") != 1 or not all(k.split("."))]
+        if bad:
+            raise ValueError(f"keys must be domain.milestone (got {bad})")
+        return v
+
+
 class Settings(BaseSettings):
     """Every knob of halo, resolved from all sources."""
 
@@ -175,6 +203,7 @@ class Settings(BaseSettings):
     lora: LoraSettings = Field(default_factory=LoraSettings)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    reward: RewardSettings = Field(default_factory=RewardSettings)
 
     @model_validator(mode="after")
     def _lora_fits_server(self) -> "Settings":

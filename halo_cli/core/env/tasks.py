@@ -44,9 +44,26 @@ class Outcome:
         return cls(reward=0.0, success=False, status="aborted", details={"reason": reason})
 
 
+@dataclass(frozen=True)
+class Viewport:
+    """The page's size in CSS pixels and the device scale factor of its screenshots.
+
+    The screenshot is `width*scale` x `height*scale` pixels. A tiny page (MiniWoB's 160x210 task area) stays
+    legible with scale 3 instead of CSS zoom, which page scripts that read mouse coordinates would not expect.
+    """
+
+    width: int
+    height: int
+    scale: float = 1.0
+
+
 @runtime_checkable
 class TaskSource(Protocol):
-    """A family of tasks that run in a browser page."""
+    """A family of tasks that run in a browser page.
+
+    Optional hook, looked up with getattr so sources need not define it: `viewport(task) -> Viewport | None`
+    (None, or no hook: the browser settings' viewport at scale 1).
+    """
 
     name: str
 
@@ -106,8 +123,11 @@ def _match(part: str, tasks: list[Task], by_id: Mapping[str, Task], version: str
         return [by_id[part]]
     if ":" in part:
         source, _, name = part.partition(":")
-        tid = f"{source}.{name}"
-        return [by_id[tid]] if tid in by_id else []
+        # MiniWoB ids carry their source (`miniwob.click-test-2`); REAL ids carry a version (`v2.gomail-1`).
+        for tid in (f"{source}.{name}", name):
+            if tid in by_id and by_id[tid].source == source:
+                return [by_id[tid]]
+        return []
     by_source = [t for t in tasks if t.source == part]
     if by_source:
         return by_source

@@ -1,0 +1,38 @@
+"""The SQLite run store: runs, episodes, steps, samples, metrics, adapters and screenshots of training."""
+
+from halo_cli.core.store.export import FORMATS, ExportResult, export_jsonl
+from halo_cli.core.store.schema import MIGRATIONS, StoreError, latest_version, schema_version
+from halo_cli.core.store.store import (
+    EPISODE_STATUSES,
+    RUN_STATUSES,
+    Adapter,
+    Episode,
+    Metric,
+    Run,
+    RunStore,
+    RunSummary,
+    Sample,
+    SampleInput,
+    Step,
+)
+
+__all__ = [
+    "EPISODE_STATUSES",
+    "FORMATS",
+    "MIGRATIONS",
+    "RUN_STATUSES",
+    "Adapter",
+    "Episode",
+    "ExportResult",
+    "Metric",
+    "Run",
+    "RunStore",
+    "RunSummary",
+    "Sample",
+    "SampleInput",
+    "Step",
+    "StoreError",
+    "export_jsonl",
+    "latest_version",
+    "schema_version",
+]

@@ -1,0 +1,765 @@
+"""The run store: one SQLite file per project that training writes and the dashboard and `halo runs` read.
+
+Every public write method commits before it returns, so a training process killed with SIGKILL loses
+nothing it already reported. The file is in WAL mode: readers in other processes never block the writer
+and see each commit as soon as it lands. ``synchronous=NORMAL`` is enough under WAL: a killed process loses
+nothing committed; only a power cut can drop the last few commits, which a training log can afford.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import socket
+import sqlite3
+import struct
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypedDict
+
+from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError as _RowMissing
+from sqlite_utils.db import Table
+
+from halo_cli import __version__
+from halo_cli.core.errors import NotFoundError
+from halo_cli.core.store import schema
+from halo_cli.core.store.schema import StoreError
+
+RUN_STATUSES = ("running", "finished", "failed", "aborted")
+EPISODE_STATUSES = ("running", "finished", "failed", "aborted")
+
+# Long enough for a dashboard query or a checkpoint to finish; short enough that a truly stuck lock surfaces.
+BUSY_TIMEOUT_S = 30.0
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: str
+    command: str
+    domain: str | None
+    config: dict[str, Any]
+    git_rev: str | None
+    status: str
+    started: str
+    ended: str | None
+    host: str | None
+    halo_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary(Run):
+    """A run with what a listing shows about its progress, computed from its metrics and episodes."""
+
+    iterations: int | None  # the highest iteration with a metric; None before the first one
+    best_success_rate: float | None  # max of the `success_rate` metric
+    episodes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    id: int
+    run_id: str
+    iteration: int
+    task_id: str
+    domain: str | None
+    seed: int | None
+    status: str
+    reason: str | None
+    episode_return: float | None
+    success: bool | None
+    length: int | None
+    started: str
+    ended: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: int
+    episode_id: int
+    index: int
+    url: str | None
+    screenshot: str | None  # sha256 of the PNG; bytes via RunStore.get_screenshot
+    action: Any  # the executed action, decoded from JSON
+    reward: float | None
+    reward_components: dict[str, Any] | None
+    done: bool
+    timings: dict[str, Any] | None
+    error: str | None
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    id: int
+    step_id: int
+    index: int
+    text: str
+    action: Any  # None when parsing failed (see parse_error)
+    parse_error: str | None
+    token_count: int | None
+    logprob_sum: float | None
+    reward: float | None
+    advantage: float | None
+    finish_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    run_id: str
+    iteration: int
+    name: str
+    value: float | None
+    time: str
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    id: int
+    run_id: str
+    version: int
+    path: str
+    loaded: bool
+    created: str
+
+
+class SampleInput(TypedDict, total=False):
+    """One sampled completion as add_samples takes it; only `text` is required."""
+
+    index: int  # defaults to the position in the list
+    text: str
+    action: Any
+    parse_error: str | None
+    token_count: int | None
+    logprob_sum: float | None
+    reward: float | None
+    advantage: float | None
+    finish_reason: str | None
+
+
+_SAMPLE_KEYS = frozenset(SampleInput.__annotations__)
+
+
+def now_iso() -> str:
+    """UTC, millisecond ISO 8601: sorts correctly as text, which is how SQLite compares it."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, without decoding the image (every step stores one)."""
+    if len(png) < 24 or not png.startswith(_PNG_SIGNATURE) or png[12:16] != b"IHDR":
+        raise ValueError("screenshot is not a PNG image")
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def git_revision(cwd: Path | None = None) -> str | None:
+    """HEAD of the working directory's repository, so a run can be traced to the code that made it."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    rev = out.stdout.strip()
+    return rev if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", rev) else None
+
+
+def new_run_id(command: str) -> str:
+    """`grpo-20261125-143012-a1b2`: sorts by start time, says what ran, and a prefix is easy to type."""
+    slug = re.sub(r"[^a-z0-9]+", "-", command.lower()).strip("-")[:24].strip("-") or "run"
+    return f"{slug}-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def _dumps(value: Any) -> str:
+    # default=str: configs carry Paths and enums; a run log must never fail on them.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _opt_bool(v: Any) -> bool | None:
+    return None if v is None else bool(v)
+
+
+class RunStore:
+    """Read and write access to one run store file.
+
+    Safe to share between threads of one process (calls are serialised by a lock); other processes open
+    their own RunStore on the same file.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Opens (and with `create`, makes, with its parent folders) the store at `path`, migrating it.
+
+        `create=False` is for commands that only look: they must not leave an empty database behind
+        when pointed at the wrong path, so a missing file raises NotFoundError instead.
+        """
+        self.path = Path(path)
+        if not self.path.exists():
+            if not create:
+                raise NotFoundError(f"no run store at {self.path}")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif self.path.is_dir():
+            raise StoreError(f"run store path {self.path} is a directory")
+        self._lock = threading.RLock()
+        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            self.db = Database(conn, execute_plugins=False)
+            self._configure()
+            schema.migrate(self.db)
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreError(f"cannot open run store {self.path}: {e}") from None
+        except BaseException:
+            conn.close()
+            raise
+        self._closed = False
+
+    def _configure(self) -> None:
+        db = self.db
+        db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        if schema.schema_version(db) == 0 and not db.table_names():
+            # Takes effect only before the first table exists (or through VACUUM, cheap on an empty file);
+            # lets delete_run give the space of deleted screenshots back.
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                db.conn.execute("VACUUM")
+        db.enable_wal()
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r})"
+
+    def _table(self, name: str) -> Table:
+        table = self.db[name]
+        assert isinstance(table, Table)
+        return table
+
+    # -- runs ------------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        command: str,
+        config: Mapping[str, Any],
+        domain: str | None = None,
+        *,
+        git_rev: str | None = None,
+    ) -> str:
+        """Records a new running run and returns its id. `git_rev` defaults to HEAD of the current directory."""
+        rev = git_rev if git_rev is not None else git_revision()
+        row = {
+            "command": command,
+            "domain": domain,
+            "config": _dumps(dict(config)),
+            "git_rev": rev,
+            "status": "running",
+            "started": now_iso(),
+            "ended": None,
+            "host": socket.gethostname(),
+            "halo_version": __version__,
+        }
+        with self._lock:
+            for _ in range(8):  # two runs started in the same second draw the same 16-bit suffix rarely
+                run_id = new_run_id(command)
+                try:
+                    self._table("runs").insert({"id": run_id, **row})
+                    return run_id
+                except sqlite3.IntegrityError:
+                    if self._table("runs").count_where("id = ?", [run_id]) == 0:
+                        raise
+            raise StoreError("could not draw a unique run id")
+
+    def finish_run(self, run_id: str, status: str = "finished") -> None:
+        """Marks the run ended. Runs that crash stay `running`; the dashboard shows them as such."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"run status must be one of {RUN_STATUSES}, got {status!r}")
+        ended = None if status == "running" else now_iso()
+        with self._lock:
+            self._update("runs", run_id, {"status": status, "ended": ended}, what="run")
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id, or with the only id that starts with it (ids are long to type)."""
+        with self._lock:
+            return self._run_from_row(self._resolve_run_row(run_id))
+
+    def resolve_run_id(self, run_id: str) -> str:
+        with self._lock:
+            return str(self._resolve_run_row(run_id)["id"])
+
+    def _resolve_run_row(self, run_id: str) -> dict[str, Any]:
+        key = run_id.strip()
+        if not key:
+            raise NotFoundError("no run id given")
+        rows = list(self.db.query("select * from runs where id = ?", [key]))
+        if rows:
+            return rows[0]
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = list(
+            self.db.query(
+                "select * from runs where id like ? escape '\\' order by started desc limit 6", [escaped + "%"]
+            )
+        )
+        if not rows:
+            raise NotFoundError(f"unknown run {key!r} (see `halo runs list`)")
+        if len(rows) > 1:
+            shown = ", ".join(r["id"] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            raise NotFoundError(f"run id prefix {key!r} is ambiguous: it matches {shown}")
+        return rows[0]
+
+    @staticmethod
+    def _run_from_row(row: Mapping[str, Any]) -> Run:
+        return Run(
+            id=row["id"],
+            command=row["command"],
+            domain=row["domain"],
+            config=_loads(row["config"]) or {},
+            git_rev=row["git_rev"],
+            status=row["status"],
+            started=row["started"],
+            ended=row["ended"],
+            host=row["host"],
+            halo_version=row["halo_version"],
+        )
+
+    def list_runs(self) -> list[RunSummary]:
+        """Every run, newest first, with its progress (one query, so the dashboard can poll it)."""
+        sql = """
+            select runs.*,
+                (select max(iteration) from metrics m where m.run_id = runs.id) as iterations,
+                (select max(value) from metrics m
+                    where m.run_id = runs.id and m.name = 'success_rate') as best_success_rate,
+                (select count(*) from episodes e where e.run_id = runs.id) as n_episodes
+            from runs order by started desc, id desc
+        """
+        with self._lock:
+            rows = list(self.db.query(sql))
+        out = []
+        for row in rows:
+            run = self._run_from_row(row)
+            out.append(
+                RunSummary(
+                    **{f: getattr(run, f) for f in Run.__dataclass_fields__},
+                    iterations=row["iterations"],
+                    best_success_rate=_opt_float(row["best_success_rate"]),
+                    episodes=int(row["n_episodes"]),
+                )
+            )
+        return out
+
+    def delete_run(self, run_id: str) -> None:
+        """Removes a run and everything recorded under it, and the screenshots no other run shares.
+
+        Takes the exact id, not a prefix: a destructive call should not depend on which other runs exist.
+        """
+        with self._lock:
+            if self._table("runs").count_where("id = ?", [run_id]) == 0:
+                raise NotFoundError(f"unknown run {run_id!r} (see `halo runs list`)")
+            episodes = "select id from episodes where run_id = ?"
+            steps = f"select id from steps where episode_id in ({episodes})"
+            with self.db.atomic():
+                hashes = [
+                    r[0]
+                    for r in self.db.execute(
+                        f"select distinct screenshot from steps where screenshot is not null"
+                        f" and episode_id in ({episodes})",
+                        [run_id],
+                    ).fetchall()
+                ]
+                self._table("samples").delete_where(f"step_id in ({steps})", [run_id])
+                self._table("steps").delete_where(f"episode_id in ({episodes})", [run_id])
+                self._table("episodes").delete_where("run_id = ?", [run_id])
+                self._table("metrics").delete_where("run_id = ?", [run_id])
+                self._table("adapters").delete_where("run_id = ?", [run_id])
+                self._table("runs").delete_where("id = ?", [run_id])
+                for h in hashes:
+                    self._table("screenshots").delete_where(
+                        "hash = ? and not exists (select 1 from steps where steps.screenshot = ?)", [h, h]
+                    )
+            # Screenshots dominate the file; give their pages back to the file system.
+            self.db.conn.execute("PRAGMA incremental_vacuum").fetchall()
+
+    # -- episodes --------------------------------------------------------------------------------------
+
+    def add_episode(
+        self,
+        run_id: str,
+        iteration: int,
+        task_id: str,
+        *,
+        domain: str | None = None,
+        seed: int | None = None,
+    ) -> int:
+        """Records a running episode and returns its id; the domain defaults to the run's."""
+        with self._lock:
+            if domain is None:
+                found = self.db.execute("select domain from runs where id = ?", [run_id]).fetchone()
+                domain = found[0] if found else None
+            row = {
+                "run_id": run_id,
+                "iteration": int(iteration),
+                "task_id": task_id,
+                "domain": domain,
+                "seed": seed,
+                "status": "running",
+                "started": now_iso(),
+            }
+            return int(self._table("episodes").insert(row).last_pk)
+
+    def finish_episode(
+        self,
+        episode_id: int,
+        status: str = "finished",
+        *,
+        episode_return: float | None = None,
+        success: bool | None = None,
+        length: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Closes an episode. Return and length default to the sum of step rewards and the number of steps,
+        which is what they are by definition; pass them when the trainer computes them otherwise."""
+        if status not in EPISODE_STATUSES:
+            raise ValueError(f"episode status must be one of {EPISODE_STATUSES}, got {status!r}")
+        with self._lock, self.db.atomic():
+            if episode_return is None or length is None:
+                n, total = self.db.execute(
+                    "select count(*), sum(reward) from steps where episode_id = ?", [episode_id]
+                ).fetchone()
+                length = n if length is None else length
+                episode_return = total if episode_return is None else episode_return
+            updates = {
+                "status": status,
+                "reason": reason,
+                "episode_return": _opt_float(episode_return),
+                "success": None if success is None else int(bool(success)),
+                "length": length,
+                "ended": None if status == "running" else now_iso(),
+            }
+            self._update("episodes", episode_id, updates, what="episode")
+
+    def get_episode(self, episode_id: int) -> Episode:
+        with self._lock:
+            rows = list(self.db.query("select * from episodes where id = ?", [episode_id]))
+        if not rows:
+            raise NotFoundError(f"unknown episode {episode_id}")
+        return self._episode_from_row(rows[0])
+
+    def list_episodes(self, run_id: str, iteration: int | None = None) -> list[Episode]:
+        sql, args = "select * from episodes where run_id = ?", [run_id]
+        if iteration is not None:
+            sql += " and iteration = ?"
+            args.append(iteration)
+        with self._lock:
+            rows = list(self.db.query(sql + " order by iteration, id", args))
+        return [self._episode_from_row(r) for r in rows]
+
+    @staticmethod
+    def _episode_from_row(row: Mapping[str, Any]) -> Episode:
+        return Episode(
+            id=row["id"],
+            run_id=row["run_id"],
+            iteration=row["iteration"],
+            task_id=row["task_id"],
+            domain=row["domain"],
+            seed=row["seed"],
+            status=row["status"],
+            reason=row["reason"],
+            episode_return=_opt_float(row["episode_return"]),
+            success=_opt_bool(row["success"]),
+            length=row["length"],
+            started=row["started"],
+            ended=row["ended"],
+        )
+
+    # -- steps, screenshots, samples -------------------------------------------------------------------
+
+    def put_screenshot(self, png: bytes) -> str:
+        """Stores a PNG once per content and returns its sha256: consecutive pages are often identical."""
+        with self._lock:
+            return self._put_screenshot(png)
+
+    def _put_screenshot(self, png: bytes) -> str:
+        width, height = png_size(png)
+        digest = hashlib.sha256(png).hexdigest()
+        self._table("screenshots").insert(
+            {"hash": digest, "png": bytes(png), "width": width, "height": height}, ignore=True
+        )
+        return digest
+
+    def get_screenshot(self, digest: str) -> bytes:
+        with self._lock:
+            row = self.db.execute("select png from screenshots where hash = ?", [digest]).fetchone()
+        if row is None:
+            raise NotFoundError(f"unknown screenshot {digest!r}")
+        return bytes(row[0])
+
+    def screenshot_size(self, digest: str) -> tuple[int, int]:
+        with self._lock:
+            row = self.db.execute("select width, height from screenshots where hash = ?", [digest]).fetchone()
+        if row is None:
+            raise NotFoundError(f"unknown screenshot {digest!r}")
+        return int(row[0]), int(row[1])
+
+    def add_step(
+        self,
+        episode_id: int,
+        index: int,
+        screenshot_png: bytes | None = None,
+        *,
+        url: str | None = None,
+        action: Any = None,
+        reward: float | None = None,
+        reward_components: Mapping[str, Any] | None = None,
+        done: bool = False,
+        timings: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> int:
+        """Records one environment step (with the screenshot the policy saw) and returns its id."""
+        with self._lock, self.db.atomic():
+            digest = self._put_screenshot(screenshot_png) if screenshot_png is not None else None
+            row = {
+                "episode_id": episode_id,
+                "step_index": int(index),
+                "url": url,
+                "screenshot": digest,
+                "action": None if action is None else _dumps(action),
+                "reward": _opt_float(reward),
+                "reward_components": None if reward_components is None else _dumps(dict(reward_components)),
+                "done": int(bool(done)),
+                "timings": None if timings is None else _dumps(dict(timings)),
+                "error": error,
+                "created": now_iso(),
+            }
+            return int(self._table("steps").insert(row).last_pk)
+
+    def set_step_reward(
+        self, step_id: int, reward: float | None, reward_components: Mapping[str, Any] | None = None
+    ) -> None:
+        """For rewards known only after the step was recorded (a judge, the end of the episode)."""
+        updates: dict[str, Any] = {"reward": _opt_float(reward)}
+        if reward_components is not None:
+            updates["reward_components"] = _dumps(dict(reward_components))
+        with self._lock:
+            self._update("steps", step_id, updates, what="step")
+
+    def list_steps(self, episode_id: int) -> list[Step]:
+        with self._lock:
+            rows = list(
+                self.db.query("select * from steps where episode_id = ? order by step_index", [episode_id])
+            )
+        return [
+            Step(
+                id=r["id"],
+                episode_id=r["episode_id"],
+                index=r["step_index"],
+                url=r["url"],
+                screenshot=r["screenshot"],
+                action=_loads(r["action"]),
+                reward=_opt_float(r["reward"]),
+                reward_components=_loads(r["reward_components"]),
+                done=bool(r["done"]),
+                timings=_loads(r["timings"]),
+                error=r["error"],
+                created=r["created"],
+            )
+            for r in rows
+        ]
+
+    def add_samples(self, step_id: int, samples: Iterable[SampleInput | Mapping[str, Any]]) -> list[int]:
+        """Records every completion sampled at a step (all of a group at once) and returns their ids."""
+        rows = []
+        for position, sample in enumerate(samples):
+            unknown = set(sample) - _SAMPLE_KEYS
+            if unknown:
+                raise ValueError(f"unknown sample field(s): {', '.join(sorted(unknown))}")
+            if "text" not in sample:
+                raise ValueError("a sample needs its raw `text`")
+            action = sample.get("action")
+            rows.append(
+                {
+                    "step_id": step_id,
+                    "sample_index": int(sample.get("index", position)),
+                    "text": str(sample["text"]),
+                    "action": None if action is None else _dumps(action),
+                    "parse_error": sample.get("parse_error"),
+                    "token_count": sample.get("token_count"),
+                    "logprob_sum": _opt_float(sample.get("logprob_sum")),
+                    "reward": _opt_float(sample.get("reward")),
+                    "advantage": _opt_float(sample.get("advantage")),
+                    "finish_reason": sample.get("finish_reason"),
+                }
+            )
+        ids = []
+        with self._lock, self.db.atomic():
+            table = self._table("samples")
+            for row in rows:
+                ids.append(int(table.insert(row).last_pk))
+        return ids
+
+    def score_samples(
+        self,
+        step_id: int,
+        rewards: Sequence[float | None] | None = None,
+        advantages: Sequence[float | None] | None = None,
+    ) -> None:
+        """Fills in rewards and advantages, indexed by sample index, once the group has been scored."""
+        with self._lock, self.db.atomic():
+            for column, values in (("reward", rewards), ("advantage", advantages)):
+                for i, value in enumerate(values or ()):
+                    cur = self.db.execute(
+                        f"update samples set {column} = ? where step_id = ? and sample_index = ?",
+                        [_opt_float(value), step_id, i],
+                    )
+                    if cur.rowcount == 0:
+                        raise NotFoundError(f"step {step_id} has no sample {i}")
+
+    def list_samples(self, step_id: int) -> list[Sample]:
+        with self._lock:
+            rows = list(
+                self.db.query("select * from samples where step_id = ? order by sample_index", [step_id])
+            )
+        return [
+            Sample(
+                id=r["id"],
+                step_id=r["step_id"],
+                index=r["sample_index"],
+                text=r["text"],
+                action=_loads(r["action"]),
+                parse_error=r["parse_error"],
+                token_count=r["token_count"],
+                logprob_sum=_opt_float(r["logprob_sum"]),
+                reward=_opt_float(r["reward"]),
+                advantage=_opt_float(r["advantage"]),
+                finish_reason=r["finish_reason"],
+            )
+            for r in rows
+        ]
+
+    # -- metrics and adapters --------------------------------------------------------------------------
+
+    def log_metrics(
+        self, run_id: str, iteration: int, metrics: Mapping[str, float | int | bool | None]
+    ) -> None:
+        """Appends one value per metric for this iteration, all stamped with the same time."""
+        time = now_iso()
+        rows = [
+            {"run_id": run_id, "iteration": int(iteration), "name": str(name), "value": _opt_float(value),
+             "time": time}
+            for name, value in metrics.items()
+        ]
+        with self._lock, self.db.atomic():
+            table = self._table("metrics")
+            for row in rows:
+                table.insert(row)
+
+    def last_metrics(self, run_id: str) -> dict[str, Metric]:
+        """The latest value of every metric of a run, by name: what `halo runs show` prints."""
+        sql = """
+            select m.* from metrics m
+            join (select name, max(iteration) as it from metrics where run_id = ? group by name) last
+              on m.name = last.name and m.iteration = last.it
+            where m.run_id = ?
+            order by m.name, m.id
+        """
+        with self._lock:
+            rows = list(self.db.query(sql, [run_id, run_id]))
+        # Logged twice in one iteration: the later row (higher id) wins.
+        return {r["name"]: self._metric_from_row(r) for r in rows}
+
+    def metric_history(self, run_id: str, name: str) -> list[Metric]:
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "select * from metrics where run_id = ? and name = ? order by iteration, id", [run_id, name]
+                )
+            )
+        return [self._metric_from_row(r) for r in rows]
+
+    def metric_names(self, run_id: str) -> list[str]:
+        with self._lock:
+            return [
+                r[0]
+                for r in self.db.execute(
+                    "select distinct name from metrics where run_id = ? order by name", [run_id]
+                ).fetchall()
+            ]
+
+    @staticmethod
+    def _metric_from_row(r: Mapping[str, Any]) -> Metric:
+        return Metric(
+            run_id=r["run_id"], iteration=r["iteration"], name=r["name"], value=_opt_float(r["value"]),
+            time=r["time"],
+        )
+
+    def add_adapter(self, run_id: str, version: int, path: str | Path, *, loaded: bool = False) -> int:
+        """Records a saved LoRA checkpoint; `loaded` says whether the inference server serves it."""
+        row = {
+            "run_id": run_id, "version": int(version), "path": str(path), "loaded": int(loaded), "created": now_iso(),
+        }
+        with self._lock:
+            return int(self._table("adapters").insert(row).last_pk)
+
+    def set_adapter_loaded(self, run_id: str, version: int, loaded: bool = True) -> None:
+        with self._lock:
+            cur = self.db.execute(
+                "update adapters set loaded = ? where run_id = ? and version = ?",
+                [int(loaded), run_id, int(version)],
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"run {run_id!r} has no adapter version {version}")
+
+    def list_adapters(self, run_id: str) -> list[Adapter]:
+        with self._lock:
+            rows = list(self.db.query("select * from adapters where run_id = ? order by version", [run_id]))
+        return [
+            Adapter(
+                id=r["id"], run_id=r["run_id"], version=r["version"], path=r["path"], loaded=bool(r["loaded"]),
+                created=r["created"],
+            )
+            for r in rows
+        ]
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _update(self, table: str, pk: Any, updates: dict[str, Any], *, what: str) -> None:
+        try:
+            self._table(table).update(pk, updates)
+        except _RowMissing:
+            raise NotFoundError(f"unknown {what} {pk!r}") from None
