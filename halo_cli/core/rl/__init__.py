@@ -1,0 +1,1 @@
+"""Learning: dense rewards, the LoRA learner, online GRPO and tree search."""
