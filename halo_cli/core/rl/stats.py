@@ -1,0 +1,31 @@
+"""Small statistics for reporting: success rates with honest error bars."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a success rate (95% for z=1.96).
+
+    Why Wilson and not p +- z*sqrt(p(1-p)/n): eval runs are small (tens of episodes) and rates sit near 0 or 1,
+    where the normal approximation collapses to a zero-width interval or leaves [0, 1].
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in 0..{n}, got {successes}")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Population mean and standard deviation (the group statistics GRPO uses); (0, 0) for no values."""
+    if not values:
+        return (0.0, 0.0)
+    m = sum(values) / len(values)
+    return (m, math.sqrt(sum((v - m) ** 2 for v in values) / len(values)))
