@@ -89,6 +89,7 @@ class BrowserSettings(_Section):
     viewport_height: int = Field(720, ge=240)
     step_timeout_s: float = Field(15.0, gt=0)
     max_concurrent_pages: int = Field(4, ge=1)
+    axtree: Literal["full", "visible", "off"] = Field("full", description="AX tree in observations")
     args: list[str] = Field(
         default_factory=lambda: [
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -138,6 +139,7 @@ class GRPOSettings(_Section):
     loss_type: Literal["dr_grpo", "grpo", "dapo"] = "dr_grpo"
     group: Literal["step", "episode", "gigpo"] = "step"
     epsilon: float = Field(0.2, gt=0, description="PPO clip range")
+    epsilon_high: float | None = Field(None, gt=0, description="upper clip range (DAPO clip-higher; default: epsilon)")
     beta: float = Field(0.0, ge=0, description="KL coefficient to the base model")
     gamma: float = Field(0.95, gt=0, le=1.0, description="discount for gigpo step returns")
     temperature: float = Field(0.7, ge=0)

@@ -33,8 +33,6 @@ depend on which renderer produced the text.
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import json
 import re
 import tomllib
@@ -46,6 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from halo_cli.core.config import RewardSettings, Settings
+from halo_cli.core.env.axtree import LINE_HEAD, canonical_axtree, state_key
 from halo_cli.core.errors import ConfigError
 
 __all__ = [
@@ -89,122 +88,6 @@ class ObservationLike(Protocol):
     url: str
     title: str
     axtree: str
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Canonical AX text and the state key
-
-
-_AX_LINE = re.compile(r"^\s*(?:-\s+)?(?:\[[^\]\n]*\]\s+)?(?P<role>[A-Za-z][\w-]*)(?P<rest>.*)$")
-_VALUE_ATTR = re.compile(r"(?:^|,\s*|\s+)value=")
-_UNQUOTED = re.compile(r"[^,\s]+")
-_ARIA_TAIL = re.compile(r"^((?:\s*\[[^\]\n]*\])*)\s*:\s*(.*)$")
-# aria-snapshot roles whose `: tail` is the field's value rather than its text content
-_VALUE_ROLES = frozenset({"textbox", "combobox", "searchbox", "spinbutton", "slider", "textarea"})
-# The head of a canonical line: role, quoted name, quoted value, without the volatile properties after them.
-_LINE_HEAD = re.compile(r'^[^"\n,\[]*(?:"(?:[^"\\\n]|\\.)*")?(?: value="(?:[^"\\\n]|\\.)*")?')
-# Volatile bits the state key ignores: the focus flag and Playwright's per-snapshot element refs.
-_VOLATILE = re.compile(r",[ \t]*focused(?=,|$)|[ \t]*\[(?:focused|active|ref=[^\]\n]*)\]", re.MULTILINE)
-
-
-def _read_quoted(s: str, i: int) -> tuple[str, int] | None:
-    """Reads a Python-repr or JSON string literal starting at s[i]; returns its text and the index after it."""
-    quote = s[i]
-    end = s.find(quote, i + 1)
-    if end < 0:
-        return None
-    if "\\" not in s[i + 1 : end]:  # the common case: no escapes, no literal_eval needed
-        return s[i + 1 : end], end + 1
-    j = i + 1
-    while j < len(s):
-        c = s[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == quote:
-            token = s[i : j + 1]
-            try:
-                text = ast.literal_eval(token)
-            except (ValueError, SyntaxError):
-                text = token[1:-1]
-            return (text if isinstance(text, str) else token[1:-1]), j + 1
-        j += 1
-    return None
-
-
-def _q(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _canonical_line(line: str) -> str:
-    m = _AX_LINE.match(line)
-    if m is None:
-        return line.strip()
-    role, rest = m["role"], m["rest"]
-    name: str | None = None
-    value: str | None = None
-    stripped = rest.lstrip()
-    if stripped[:1] in ("'", '"') and rest[:1].isspace():
-        got = _read_quoted(stripped, 0)
-        if got is not None:
-            name, end = got
-            rest = stripped[end:]
-    tail_m = _ARIA_TAIL.match(rest)
-    if tail_m is not None:
-        # Playwright aria snapshot: `- textbox "To" [ref=e5]: a@b.c`, `- text: Message sent`, `- list "x":`
-        attrs, tail = tail_m.group(1), tail_m.group(2).strip()
-        if tail and role.lower() in _VALUE_ROLES:
-            value, rest = tail, attrs
-        elif tail and name is None:
-            name, rest = (tail[1:-1] if len(tail) > 1 and tail[0] == tail[-1] == '"' else tail), attrs
-        else:
-            rest = attrs if not tail else f"{attrs}: {tail}"
-    elif (vm := _VALUE_ATTR.search(rest)) is not None:
-        # browsergym: `[100] textbox 'To' value='a@b.c', focused` (numbers unquoted: `value=50`)
-        k = vm.end()
-        if rest[k : k + 1] in ("'", '"'):
-            got = _read_quoted(rest, k)
-            if got is not None:
-                value, end = got
-                rest = rest[: vm.start()] + rest[end:]
-        else:
-            um = _UNQUOTED.match(rest, k)
-            if um is not None:
-                value = um.group()
-                rest = rest[: vm.start()] + rest[um.end() :]
-    out = role if name is None else f"{role} {_q(name.strip())}"
-    if value is not None:
-        out += f" value={_q(value)}"
-    rest = rest.strip()
-    if rest:
-        out += rest if rest[0] == "," else f" {rest}"
-    return out
-
-
-@lru_cache(maxsize=32)
-def canonical_axtree(axtree: str) -> str:
-    """Renders any supported AX text as one canonical ``role "name" value="v", props`` line per node.
-
-    The milestone patterns and the state key must not depend on which renderer (browsergym, ``role "name"``,
-    Playwright aria snapshot) produced the text, nor on the browsergym ids, which are assigned in page order
-    and differ between two visits of the same screen.
-    """
-    return "\n".join(c for c in (_canonical_line(line) for line in axtree.splitlines()) if c)
-
-
-def state_key(url: str, axtree: str) -> str:
-    """URL plus a digest of the normalised AX tree: equal for two visits of the same screen.
-
-    Normalisation drops element ids and the focus flag: focusing a field is not progress, and clicking the
-    same already-focused field again should count as a loop, not as a new state.
-    """
-    return f"{url or ''}|{_ax_digest(axtree or '')}"
-
-
-@lru_cache(maxsize=32)
-def _ax_digest(axtree: str) -> str:
-    text = _VOLATILE.sub("", canonical_axtree(axtree))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -866,7 +749,7 @@ def _matching_heads(pattern: str, text: str) -> set[str]:
         start = text.rfind("\n", 0, m.start()) + 1
         end = text.find("\n", m.start())
         line = text[start : end if end >= 0 else len(text)]
-        hm = _LINE_HEAD.match(line)
+        hm = LINE_HEAD.match(line)
         heads.add(hm.group() if hm else line)
     return heads
 
