@@ -19,6 +19,7 @@ from halo_cli import __version__
 from halo_cli.commands import models as models_cmd
 from halo_cli.commands import runs as runs_cmd
 from halo_cli.commands import serve as serve_cmd
+from halo_cli.commands import train as train_cmd
 from halo_cli.commands._common import RootOptions
 from halo_cli.core.errors import HaloError
 
@@ -31,6 +32,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("serve")(serve_cmd.serve)
+app.add_typer(train_cmd.app, name="train")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(models_cmd.app, name="models")
 

@@ -152,7 +152,20 @@ class GRPOSettings(_Section):
     concurrent_episodes: int = Field(4, ge=1)
     checkpoint_every: int = Field(5, ge=1)
     constrained_sampling: bool = False
+    constrained_actions: list[str] | None = Field(None, description="action kinds constrained sampling allows")
+    step_continue: Literal["best", "sample"] = Field("best", description="step groups: branch the episode goes on")
+    gigpo_step_weight: float = Field(1.0, ge=0, description="weight of the anchor-state step advantage")
     seed: int = 0
+
+    @field_validator("constrained_actions")
+    @classmethod
+    def _kinds(cls, v: list[str] | None) -> list[str] | None:
+        from halo_cli.core.policy.actions import ACTION_KINDS  # the action space is defined there, once
+
+        unknown = [k for k in v or [] if k not in ACTION_KINDS]
+        if unknown:
+            raise ValueError(f"unknown action kinds {unknown} (known: {', '.join(ACTION_KINDS)})")
+        return v
 
     @model_validator(mode="after")
     def _greedy(self) -> "GRPOSettings":
@@ -247,7 +260,7 @@ def local_profile() -> dict[str, Any]:
         "env": {"sites": "local", "max_steps": 5},
         "lora": {"rank": 8, "alpha": 16, "dropout": 0.0},
         "grpo": {
-            "num_generations": 4, "lr": 5e-3, "max_completion_length": 64, "episodes": 8,
+            "num_generations": 4, "lr": 5e-3, "max_completion_length": 160, "episodes": 8,
             "concurrent_episodes": 2, "checkpoint_every": 1, "constrained_sampling": True,
         },
     }

@@ -146,6 +146,7 @@ class VLLMPolicyClient:
             max_pixels=settings.model.max_pixels,
             history_screenshots=settings.env.history_screenshots,
             constrained=settings.grpo.constrained_sampling,
+            constrained_actions=settings.grpo.constrained_actions,
         )
 
     # ----------------------------------------------------------------------------------------- sampling
@@ -180,8 +181,10 @@ class VLLMPolicyClient:
             req["seed"] = seed
         return req
 
-    def _batch(self, resp: Any, messages: list[dict[str, Any]], t0: float) -> SampleBatch:
-        w, h = self.viewport
+    def _batch(
+        self, resp: Any, messages: list[dict[str, Any]], t0: float, viewport: tuple[int, int] | None
+    ) -> SampleBatch:
+        w, h = viewport or self.viewport
         samples = []
         for choice in sorted(resp.choices, key=lambda c: c.index):
             text = choice.message.content or ""
@@ -214,14 +217,19 @@ class VLLMPolicyClient:
         history: Sequence[HistoryStep | Action] = (),
         model: str | None = None,
         seed: int | None = None,
+        viewport: tuple[int, int] | None = None,
     ) -> SampleBatch:
-        """n samples for one state in one request, with token ids, log-probs and parsed actions."""
+        """n samples for one state in one request, with token ids, log-probs and parsed actions.
+
+        `viewport` is the screenshot's size in pixels, which the grid coordinates are converted to (default: the
+        client's); MiniWoB's screenshots, for one, are not 1280x720.
+        """
         messages = self.messages(screenshot, goal, history)
         req = self._request(messages, n, temperature, model, seed)
         t0 = time.perf_counter()
         with self._errors():
             resp = self._sync.chat.completions.create(**req)
-        return self._batch(resp, messages, t0)
+        return self._batch(resp, messages, t0, viewport)
 
     async def asample(
         self,
@@ -233,6 +241,7 @@ class VLLMPolicyClient:
         history: Sequence[HistoryStep | Action] = (),
         model: str | None = None,
         seed: int | None = None,
+        viewport: tuple[int, int] | None = None,
     ) -> SampleBatch:
         """`sample` for asyncio, so that many episodes wait on the server at once."""
         messages = self.messages(screenshot, goal, history)
@@ -240,7 +249,7 @@ class VLLMPolicyClient:
         t0 = time.perf_counter()
         with self._errors():
             resp = await self._async.chat.completions.create(**req)
-        return self._batch(resp, messages, t0)
+        return self._batch(resp, messages, t0, viewport)
 
     def sample_actions(self, screenshot: bytes, goal: str, n: int = 8, temperature: float = 0.7) -> list[str]:
         """The seed's API: n raw replies for one screenshot and goal."""

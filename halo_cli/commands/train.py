@@ -1,0 +1,152 @@
+"""`halo train grpo`: online GRPO on live browser tasks, LoRA updates hot-reloaded into vLLM."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from halo_cli.commands._common import root_options, settings_for
+from halo_cli.core.config import Settings, deep_merge, overrides_from_pairs, settings_to_dict
+from halo_cli.core.env.browser import BrowserEnv
+from halo_cli.core.errors import ConfigError
+from halo_cli.core.store import RunStore
+
+app = typer.Typer(help="Train the policy online: GRPO on live browser tasks.", no_args_is_help=True)
+console = Console(stderr=True)
+
+_SHOWN = ("mean_reward", "success_rate", "invalid_action_rate", "loss", "logprob_gap")
+
+
+def _line(it: int, m: dict[str, float]) -> str:
+    parts = [f"{k}={m[k]:.3g}" for k in _SHOWN if k in m]
+    times = f"rollout {m.get('time_rollout_s', 0):.1f}s learn {m.get('time_learn_s', 0):.1f}s " \
+            f"reload {m.get('time_reload_s', 0):.1f}s"
+    return f"iteration {it}: " + "  ".join(parts) + f"  ({times})"
+
+
+def _resume_settings(ctx: typer.Context, store: RunStore, run_ref: str, overrides: dict[str, Any]) -> tuple[str, Settings]:
+    """The resumed run's own settings, with what this command line says explicitly on top (e.g. more episodes)."""
+    run = store.get_run(run_ref)
+    if run.command != "train grpo":
+        raise ConfigError(f"run {run.id} is a '{run.command}' run, not 'train grpo'")
+    root = root_options(ctx)
+    merged = deep_merge(run.config, overrides_from_pairs(root.set_pairs), overrides)
+    try:
+        return run.id, Settings.model_validate(merged)
+    except Exception as e:  # noqa: BLE001 - pydantic's message names the field
+        raise ConfigError(f"cannot resume run {run.id}: {str(e).splitlines()[0]}") from None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ((k, _drop_none(v) if isinstance(v, dict) else v) for k, v in d.items())
+            if v is not None and v != {}}
+
+
+@app.command("grpo")
+def grpo(
+    ctx: typer.Context,
+    domain: Annotated[Optional[str], typer.Option(
+        help="Tasks: a domain (gomail), a task id (v2.gomail-1), miniwob:click-test-2, or all; comma-separated.")] = None,
+    policy_url: Annotated[Optional[str], typer.Option(
+        help="A running vLLM server (started with `halo serve`); without it halo starts one and stops it after.")] = None,
+    num_generations: Annotated[Optional[int], typer.Option(help="Group size G.")] = None,
+    episodes: Annotated[Optional[int], typer.Option(help="Task episodes to train on.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate of the LoRA weights.")] = None,
+    group: Annotated[Optional[str], typer.Option(help="Grouping: step | episode | gigpo.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Step budget of an episode.")] = None,
+    lora_rank: Annotated[Optional[int], typer.Option(help="LoRA rank.")] = None,
+    sites: Annotated[Optional[str], typer.Option(help="REAL sites: hosted | local | site=URL,...")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Run seed (tasks, sampling, LoRA init).")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue a run from its last checkpoint.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Settings profile: default | local.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
+) -> None:
+    """Online GRPO: browser rollouts, dense rewards, a LoRA update per iteration, hot reload into vLLM."""
+    overrides = _drop_none({
+        "grpo": {"num_generations": num_generations, "episodes": episodes, "lr": lr, "group": group, "seed": seed},
+        "env": {"max_steps": max_steps, "sites": sites},
+        "lora": {"rank": lora_rank},
+    })
+    if resume is not None:
+        probe = settings_for(ctx, config=config, profile=profile)
+        store = RunStore(probe.store.path, create=False)
+        run_id, settings = _resume_settings(ctx, store, resume, overrides)
+        domain = store.get_run(run_id).domain or domain
+    else:
+        if domain is None:
+            raise ConfigError("--domain is required (e.g. --domain gomail or --domain miniwob:click-test-2)")
+        settings = settings_for(ctx, overrides, config=config, profile=profile)
+        store = RunStore(settings.store.path)
+        run_id = None
+    try:
+        _train(settings, store, domain or "", run_id, policy_url)
+    finally:
+        store.close()
+
+
+def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None) -> None:
+    from halo_cli.core.rl.learner import LoRALearner
+    from halo_cli.core.runtime import PolicyRuntime, build_sources, choose_tasks, close_sources, run_dir
+
+    sources = build_sources(settings)
+    try:
+        tasks = choose_tasks(domain, settings, sources)
+        run_id = resume_id or store.start_run("train grpo", settings_to_dict(settings), domain)
+        if resume_id:
+            store.finish_run(run_id, "running")
+        rdir = run_dir(settings, run_id)
+        console.print(f"run [bold]{run_id}[/] ({'resumed' if resume_id else 'new'}): {len(tasks)} task(s), "
+                      f"group={settings.grpo.group} G={settings.grpo.num_generations}; store {store.path}")
+        status = "failed"
+        try:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console) as bar:
+                start = bar.add_task("starting vLLM", total=None)
+
+                def server_progress(elapsed: float, line: str) -> None:
+                    bar.update(start, description=f"starting vLLM  {line[-70:]}")
+
+                runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=rdir / "vllm.log",
+                                        progress=server_progress)
+                with runtime as client:
+                    bar.update(start, description="loading the learner")
+                    learner = LoRALearner.from_settings(settings)
+                    bar.remove_task(start)
+                    asyncio.run(_loop(settings, store, run_id, rdir, client, learner, tasks, sources, resume_id, bar,
+                                      runtime.server_alive))
+                    status = "finished"
+        except KeyboardInterrupt:
+            status = "aborted"
+            raise
+        finally:
+            store.finish_run(run_id, status)
+            console.print(f"run {run_id} {status}; inspect it with: halo runs show {run_id}")
+    finally:
+        close_sources(sources)
+
+
+async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,
+                tasks: list[Any], sources: list[Any], resume_id: str | None, bar: Progress,
+                server_alive: Any) -> None:
+    from halo_cli.core.rl.online_grpo import IterationResult, OnlineGRPOTrainer
+
+    async with BrowserEnv(settings.browser, sources) as env:
+        trainer = OnlineGRPOTrainer(settings, client=client, learner=learner, env=env, tasks=tasks, store=store,
+                                    run_id=run_id, run_dir=rdir, server_alive=server_alive)
+        if resume_id:
+            done = await asyncio.to_thread(trainer.resume)
+            console.print(f"resumed from the checkpoint of iteration {done}")
+        total = trainer.iterations_for(settings.grpo.episodes)
+        progress = bar.add_task("training", total=total, completed=trainer.state.iteration)
+
+        def on_iteration(result: IterationResult) -> None:
+            bar.update(progress, completed=result.iteration)
+            bar.console.print(_line(result.iteration, result.metrics))
+
+        trainer.on_iteration = on_iteration
+        await trainer.atrain(settings.grpo.episodes)

