@@ -16,6 +16,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import Abort, Exit, TyperException
 
 from halo_cli import __version__
+from halo_cli.commands import eval as eval_cmd
 from halo_cli.commands import models as models_cmd
 from halo_cli.commands import runs as runs_cmd
 from halo_cli.commands import serve as serve_cmd
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve_cmd.serve)
 app.add_typer(train_cmd.app, name="train")
+app.command("eval")(eval_cmd.eval_)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(models_cmd.app, name="models")
 

@@ -307,7 +307,7 @@ def test_delete_run_cascades_and_keeps_shared_screenshots(tmp_path: Path) -> Non
 # -- migrations ------------------------------------------------------------------------------------------
 
 
-def _m002_notes(db: Database) -> None:
+def _m_next_notes(db: Database) -> None:
     """A migration as a later release would append it: rebuilds `runs`, which other tables reference."""
     db["runs"].add_column("notes", str)
     db["runs"].transform(rename={"host": "hostname"}, defaults={"notes": ""})
@@ -320,11 +320,12 @@ def test_older_version_runs_pending_migrations(tmp_path: Path, monkeypatch: pyte
         run_id = store.start_run("grpo", {"k": 1})
         ep = store.add_episode(run_id, 1, "t")
         store.add_step(ep, 0, png(1))
-    assert schema_version(Database(path)) == 1
+    current = latest_version()
+    assert schema_version(Database(path)) == current
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _m002_notes])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _m_next_notes])
     with RunStore(path) as store:
-        assert schema_version(store.db) == 2
+        assert schema_version(store.db) == current + 1
         columns = set(store.db["runs"].columns_dict)
         assert {"notes", "hostname"} <= columns and "host" not in columns
         assert ("status",) in {tuple(i.columns) for i in store.db["runs"].indexes}
@@ -334,7 +335,26 @@ def test_older_version_runs_pending_migrations(tmp_path: Path, monkeypatch: pyte
         with pytest.raises(sqlite3.IntegrityError):  # the rebuilt table is still referenced
             store.db.execute("delete from runs where id = ?", [run_id])
     with RunStore(path) as store:  # nothing pending: opening again changes nothing
-        assert schema_version(store.db) == 2
+        assert schema_version(store.db) == current + 1
+
+
+def test_version_1_file_gets_the_episode_policy_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store written by the first release opens in this one, its rows kept, the new column empty."""
+    path = tmp_path / "halo.db"
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    with RunStore(path) as store:
+        run_id = store.start_run("train grpo", {"k": 1})
+        # as release 1 wrote it (its add_episode knew no policy)
+        old_episode = store.db["episodes"].insert(
+            {"run_id": run_id, "iteration": 1, "task_id": "t", "status": "running", "started": "2026-11-25T00:00:00"}
+        ).last_pk
+    assert "policy" not in Database(path)["episodes"].columns_dict
+    monkeypatch.undo()
+    with RunStore(path) as store:
+        assert schema_version(store.db) == latest_version() >= 2
+        assert store.get_episode(old_episode).policy is None
+        new_episode = store.add_episode(run_id, 2, "t", policy=f"{run_id}-v1")
+        assert store.get_episode(new_episode).policy == f"{run_id}-v1"
 
 
 def test_fresh_file_at_version_zero_gets_every_migration(tmp_path: Path) -> None:
@@ -354,11 +374,12 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
         db["runs"].add_column("half_done", str)
         raise RuntimeError("migration bug")
 
+    current = latest_version()
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _broken])
     with pytest.raises(RuntimeError, match="migration bug"):
         RunStore(path)
     db = Database(path)
-    assert schema_version(db) == 1 and "half_done" not in db["runs"].columns_dict
+    assert schema_version(db) == current and "half_done" not in db["runs"].columns_dict
     assert db["runs"].count == 1
 
 

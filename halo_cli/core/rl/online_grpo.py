@@ -178,7 +178,8 @@ class OnlineGRPOTrainer:
 
     async def _branched_episode(self, task: Task, seed: int, iteration: int) -> EpisodeRecord:
         store, s = self.store, self.settings
-        episode_id = store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed)
+        episode_id = store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed,
+                                       policy=self.policy.served_name)
         ep: Episode = await self.env.reset(task, seed)
         record = EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id)
         calc = self.rollouts.reward_factory()
@@ -206,8 +207,8 @@ class OnlineGRPOTrainer:
                 record_step(store, episode_id, step, done=done, error=err)
                 history.append(history_step(obs, batch, chosen))
                 keep = branches[chosen].episode if chosen is not None else ep
-                await close_quietly([b.episode for b in branches if b.episode is not None and b.episode is not keep]
-                                    + ([ep] if keep is not ep else []))
+                await close_quietly(list({id(e): e for e in [b.episode for b in branches] + [ep]
+                                          if e is not None and e is not keep}.values()))
                 ep = keep  # type: ignore[assignment]
                 if chosen is not None:
                     calc = branches[chosen].calc
@@ -307,7 +308,10 @@ class OnlineGRPOTrainer:
         version = self.state.adapter_version + 1
         path = self.learner.save_adapter(self.adapter_dir(version))
         self._load_adapter(version, path)
-        self.store.add_adapter(self.run_id, version, str(path), loaded=True)
+        if any(a.version == version for a in self.store.list_adapters(self.run_id)):  # redone after a resume
+            self.store.set_adapter_loaded(self.run_id, version, True)
+        else:
+            self.store.add_adapter(self.run_id, version, str(path), loaded=True)
         old = version - 2
         if old >= 1:
             try:

@@ -115,6 +115,11 @@ class PolicyCaller:
     def use_adapter(self, name: str | None, path: str | None) -> None:
         self.model, self.adapter_path = name, path
 
+    @property
+    def served_name(self) -> str:
+        """The name the episodes sample from, as the store records it."""
+        return self.model or self.client.model
+
     def _recoverable(self, e: Exception) -> bool:
         if isinstance(e, PolicyServerError):
             return True
@@ -196,7 +201,8 @@ class Rollouts:
 
     async def run_episode(self, task: Task, seed: int, *, iteration: int, temperature: float) -> EpisodeRecord:
         """One episode, one sample per step, until the task ends or the step budget runs out."""
-        episode_id = self.store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed)
+        episode_id = self.store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed,
+                                            policy=self.policy.served_name)
         ep = await self.env.reset(task, seed)
         record = EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id)
         calc = self.reward_factory()

@@ -97,6 +97,7 @@ def _episode_row(ep: Episode, steps: list[dict[str, Any]]) -> dict[str, Any]:
         "length": ep.length if ep.length is not None else len(steps),
         "started": ep.started,
         "ended": _s(ep.ended),
+        "policy": _s(ep.policy),
         "steps": steps,
     }
 

@@ -137,7 +137,13 @@ def _m001_initial(db: Database) -> None:
     db["adapters"].create_index(["run_id", "version"], index_name="idx_adapters_run_version", unique=True)
 
 
-MIGRATIONS: list[Migration] = [_m001_initial]
+def _m002_episode_policy(db: Database) -> None:
+    """Which policy sampled an episode: the base model's name or an adapter's (`<run>-v<k>`); the replay of a
+    training run shows which adapter version produced each trajectory."""
+    db["episodes"].add_column("policy", str)
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_episode_policy]
 
 
 def latest_version() -> int:

@@ -80,6 +80,7 @@ class Episode:
     length: int | None
     started: str
     ended: str | None
+    policy: str | None = None  # the served model that sampled it (schema 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,8 +427,12 @@ class RunStore:
         *,
         domain: str | None = None,
         seed: int | None = None,
+        policy: str | None = None,
     ) -> int:
-        """Records a running episode and returns its id; the domain defaults to the run's."""
+        """Records a running episode and returns its id; the domain defaults to the run's.
+
+        `policy` is the served model name the episode samples from (the base model or `<run>-v<k>`).
+        """
         with self._lock:
             if domain is None:
                 found = self.db.execute("select domain from runs where id = ?", [run_id]).fetchone()
@@ -440,6 +445,7 @@ class RunStore:
                 "seed": seed,
                 "status": "running",
                 "started": now_iso(),
+                "policy": policy,
             }
             return int(self._table("episodes").insert(row).last_pk)
 
@@ -506,6 +512,7 @@ class RunStore:
             length=row["length"],
             started=row["started"],
             ended=row["ended"],
+            policy=row.get("policy"),
         )
 
     # -- steps, screenshots, samples -------------------------------------------------------------------
