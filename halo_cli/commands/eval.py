@@ -51,6 +51,7 @@ def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | N
         build_sources,
         choose_tasks,
         close_sources,
+        ensure_local_model,
         resolve_adapter,
         run_dir,
     )
@@ -58,6 +59,7 @@ def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | N
     sources = build_sources(settings)
     try:
         tasks = choose_tasks(domain, settings, sources)
+        ensure_local_model(settings, console.print)
         served = resolve_adapter(adapter, store) if adapter else None
         config = settings_to_dict(settings) | {"eval": {"adapter": str(served[1]) if served else None,
                                                         "episodes_per_task": episodes, "temperature": temperature}}

@@ -91,11 +91,19 @@ def grpo(
 
 def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None) -> None:
     from halo_cli.core.rl.learner import LoRALearner
-    from halo_cli.core.runtime import PolicyRuntime, build_sources, choose_tasks, close_sources, run_dir
+    from halo_cli.core.runtime import (
+        PolicyRuntime,
+        build_sources,
+        choose_tasks,
+        close_sources,
+        ensure_local_model,
+        run_dir,
+    )
 
     sources = build_sources(settings)
     try:
         tasks = choose_tasks(domain, settings, sources)
+        ensure_local_model(settings, console.print)
         run_id = resume_id or store.start_run("train grpo", settings_to_dict(settings), domain)
         if resume_id:
             store.finish_run(run_id, "running")

@@ -27,6 +27,22 @@ def run_dir(settings: Settings, run_id: str) -> Path:
     return settings.store.path.parent / run_id
 
 
+def ensure_local_model(settings: Settings, notify: Callable[[str], None] | None = None) -> None:
+    """Builds the tiny model when the settings name its default folder and it is not there yet.
+
+    So `halo train grpo --profile local` works on a fresh machine without a separate build step; any other
+    model (a hub id, a user's folder) is left to vLLM and transformers to find.
+    """
+    from halo_cli.core.models.tiny import build_tiny_model
+    from halo_cli.core.paths import default_tiny_model_dir
+
+    target = default_tiny_model_dir()
+    if Path(settings.model.name) == target and not (target / "config.json").is_file():
+        if notify is not None:
+            notify(f"building the tiny offline Qwen3-VL into {target} (once)")
+        build_tiny_model(target)
+
+
 def build_sources(settings: Settings) -> list[TaskSource]:
     return [MiniWoBSource(), RealSource.from_settings(settings)]
 

@@ -579,7 +579,7 @@ def _build_lock(out_dir: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_progress_bars() -> Iterator[None]:
+def quiet_progress_bars() -> Iterator[None]:
     """transformers draws a 'Writing model shards' bar on stderr; the CLI shows its own status instead."""
     from transformers.utils import logging as hf_logging
 
@@ -597,7 +597,7 @@ def _write_build(tmp: Path, seed: int) -> int:
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, seed)
     num_parameters = sum(p.numel() for p in model.parameters())
-    with _quiet_progress_bars():
+    with quiet_progress_bars():
         model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     # The processor configs are written as plain JSON: ProcessorMixin.save_pretrained needs the video processor,

@@ -31,6 +31,7 @@ import random
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -230,8 +231,11 @@ def load_base_model(
     if device.type == "cuda":
         # Straight onto the GPU, shard by shard: no full copy of an 8B model in host RAM first.
         kwargs["device_map"] = {"": device.index if device.index is not None else torch.cuda.current_device()}
+    from halo_cli.core.models.tiny import quiet_progress_bars
+
     try:
-        model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+        with quiet_progress_bars():  # the CLI shows its own progress; tqdm bars would garble it
+            model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
     except OSError as e:
         raise NotFoundError(f"cannot load model {name}: {e}") from None
     return model.to(device) if device.type != "cuda" else model
@@ -334,7 +338,9 @@ class LoRALearner:
         )
         # LoRA A matrices are random: seed them from the run's seed without disturbing the caller's RNG streams.
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with torch.random.fork_rng(devices=devices), warnings.catch_warnings():
+            # peft calls transformers' deprecated is_gradient_checkpointing; not ours to fix, not the user's to see
+            warnings.simplefilter("ignore", FutureWarning)
             torch.manual_seed(grpo.seed)
             self.model = get_peft_model(base, config)
         wrapped_vision = [n for n, _ in self.model.named_modules() if n.endswith(".lora_A") and in_vision_tower(n)]
