@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -14,9 +14,9 @@ from rich.table import Table
 
 from halo_cli.commands._common import settings_for
 from halo_cli.core.config import Settings, settings_to_dict
-from halo_cli.core.env.browser import BrowserEnv
-from halo_cli.core.rl.stats import wilson_interval
-from halo_cli.core.store import RunStore
+
+if TYPE_CHECKING:
+    from halo_cli.core.store import RunStore
 
 console = Console(stderr=True)
 
@@ -40,6 +40,8 @@ def eval_(
     settings = settings_for(
         ctx, {"env": {"max_steps": max_steps, "sites": sites}, "grpo": {"seed": seed}}, config=config, profile=profile,
     )
+    from halo_cli.core.store import RunStore  # sqlite-utils pulls in numpy: only when a command needs the store
+
     with RunStore(settings.store.path) as store:
         _evaluate(settings, store, domain, adapter, episodes, temperature, policy_url)
 
@@ -91,6 +93,7 @@ def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | N
 async def _episodes(settings: Settings, store: RunStore, run_id: str, client: Any, tasks: list[Any],
                     sources: list[Any], served: tuple[str, Path] | None, episodes: int, temperature: float,
                     bar: Progress, server_alive: Any) -> list[Any]:
+    from halo_cli.core.env.browser import BrowserEnv
     from halo_cli.core.rl.progress import DenseRewardCalculator
     from halo_cli.core.rl.rollout import PolicyCaller, Rollouts
 
@@ -119,6 +122,8 @@ async def _episodes(settings: Settings, store: RunStore, run_id: str, client: An
 
 def _report(store: RunStore, run_id: str, records: list[Any]) -> None:
     """Per-task table and overall success rate; unjudged episodes are counted apart, never as a guess."""
+    from halo_cli.core.rl.stats import wilson_interval
+
     per_task: dict[str, list[Any]] = defaultdict(list)
     for r in records:
         per_task[r.task.id].append(r)

@@ -17,7 +17,6 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from halo_cli.commands._common import settings_for
 from halo_cli.core.errors import HaloError
 from halo_cli.core.policy.server import VLLMServer
-from halo_cli.core.runtime import ensure_local_model
 
 console = Console(stderr=True)
 
@@ -77,6 +76,8 @@ def serve(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        from halo_cli.core.runtime import ensure_local_model  # heavy imports only when serving
+
         ensure_local_model(settings, console.print)
         server.start()
         console.print(f"vLLM starting: [bold]{settings.model.name}[/] on {server.url}  (log: {log})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -12,9 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from halo_cli.commands._common import root_options, settings_for
 from halo_cli.core.config import Settings, deep_merge, overrides_from_pairs, settings_to_dict
-from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.errors import ConfigError
-from halo_cli.core.store import RunStore
+
+if TYPE_CHECKING:
+    from halo_cli.core.store import RunStore
 
 app = typer.Typer(help="Train the policy online: GRPO on live browser tasks.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -72,6 +73,8 @@ def grpo(
         "env": {"max_steps": max_steps, "sites": sites},
         "lora": {"rank": lora_rank},
     })
+    from halo_cli.core.store import RunStore  # sqlite-utils pulls in numpy: only when a command needs the store
+
     if resume is not None:
         probe = settings_for(ctx, config=config, profile=profile)
         store = RunStore(probe.store.path, create=False)
@@ -141,6 +144,7 @@ def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | No
 async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,
                 tasks: list[Any], sources: list[Any], resume_id: str | None, bar: Progress,
                 server_alive: Any) -> None:
+    from halo_cli.core.env.browser import BrowserEnv
     from halo_cli.core.rl.online_grpo import IterationResult, OnlineGRPOTrainer
 
     async with BrowserEnv(settings.browser, sources) as env:
