@@ -19,7 +19,7 @@ def test_exactly_two_quick_start_commands() -> None:
     assert len(cmds) == 2, cmds
     assert all("\n" not in c for c in cmds), "each is one line a newcomer copies"
     assert all(c.startswith("bash scripts/install.sh && ") for c in cmds)
-    assert "build-tiny" in cmds[0]
+    assert "train grpo --profile local" in cmds[0]
     assert "pytest" in cmds[1]
 
 
