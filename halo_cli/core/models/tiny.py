@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from halo_cli.core.errors import HaloError, NotFoundError
+from halo_cli.core.fsutil import atomic_dir
 
 if TYPE_CHECKING:  # heavy imports stay lazy: the CLI must start fast
     import torch
@@ -639,32 +640,15 @@ def build_tiny_model_info(out_dir: Path | None = None, *, seed: int = 0, force: 
         if not force and _is_complete(out_dir, seed):
             return _info(out_dir, built=False, seconds=time.perf_counter() - t0)
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
-        except OSError as e:
+            with atomic_dir(out_dir) as tmp:  # a shared cache: never half a model, and readable by everyone
+                num_parameters = _write_build(tmp, seed)
+                files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+                _write_json(tmp / MANIFEST_NAME, {
+                    "recipe_version": RECIPE_VERSION, "seed": seed, "num_parameters": num_parameters,
+                    "architecture": "Qwen3VLForConditionalGeneration", "files": files,
+                })
+        except PermissionError as e:
             raise TinyModelError(f"cannot write in {out_dir.parent}: {e.strerror}") from None
-        old: Path | None = None
-        try:
-            num_parameters = _write_build(tmp, seed)
-            files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-            _write_json(tmp / MANIFEST_NAME, {
-                "recipe_version": RECIPE_VERSION, "seed": seed, "num_parameters": num_parameters,
-                "architecture": "Qwen3VLForConditionalGeneration", "files": files,
-            })
-            # mkdtemp makes the folder 0700 and safetensors its file 0600; a shared cache must stay readable.
-            os.chmod(tmp, 0o755)
-            for p in tmp.iterdir():
-                os.chmod(p, 0o644)
-            if out_dir.exists():
-                old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{time.time_ns()}"
-                out_dir.rename(old)
-            tmp.rename(out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if old is not None and not out_dir.exists():
-                old.rename(out_dir)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return _info(out_dir, built=True, seconds=time.perf_counter() - t0)
 
 

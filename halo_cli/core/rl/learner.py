@@ -26,14 +26,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import shutil
-import tempfile
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +38,7 @@ import torch
 
 from halo_cli.core.config import GRPOSettings, LoraSettings, ModelSettings
 from halo_cli.core.errors import HaloError, NotFoundError
+from halo_cli.core.fsutil import atomic_dir
 from halo_cli.core.policy.prompts import to_processor_messages
 from halo_cli.core.rl.loss import dr_grpo_loss
 
@@ -262,37 +259,6 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-@contextmanager
-def _atomic_dir(path: Path) -> Iterator[Path]:
-    """Yields a temp folder beside ``path``; on success it replaces ``path`` by renames, on failure it is removed.
-
-    A reader (vLLM loading an adapter, a resume) sees the old folder or the new one, never a half-written one; the
-    only window is between the two renames, when ``path`` briefly does not exist.
-    """
-    path = Path(path).expanduser().absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    old: Path | None = None
-    try:
-        yield tmp
-        for f in tmp.iterdir():
-            if f.is_file():
-                with f.open("rb") as fh:
-                    os.fsync(fh.fileno())
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; the vLLM server may run as another user
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{os.getpid()}-{time.time_ns()}"
-            path.rename(old)
-        tmp.rename(path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not path.exists():
-            old.rename(path)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _token_logps(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -604,7 +570,7 @@ class LoRALearner:
         """Writes the adapter as peft saves it (``adapter_config.json`` + ``adapter_model.safetensors``, what vLLM's
         ``/v1/load_lora_adapter`` reads), atomically: vLLM never loads a half-written adapter."""
         path = Path(path).expanduser().absolute()
-        with _atomic_dir(path) as tmp:
+        with atomic_dir(path) as tmp:
             self.model.save_pretrained(str(tmp), safe_serialization=True)
             missing = [f for f in ADAPTER_FILES if not (tmp / f).is_file()]
             if missing:
@@ -620,7 +586,7 @@ class LoRALearner:
         from safetensors.torch import save_file
 
         path = Path(path).expanduser().absolute()
-        with _atomic_dir(path) as tmp:
+        with atomic_dir(path) as tmp:
             save_file(self._trainable_state(), str(tmp / "trainable.safetensors"))
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(_rng_state(), tmp / "rng.pt")

@@ -21,7 +21,6 @@ import asyncio
 import copy
 import json
 import math
-import os
 import random
 import shutil
 import time
@@ -34,6 +33,7 @@ from halo_cli.core.config import Settings
 from halo_cli.core.env.browser import BrowserEnv, Episode, RestoreMismatch
 from halo_cli.core.env.tasks import Task
 from halo_cli.core.errors import HaloError, NotFoundError
+from halo_cli.core.fsutil import atomic_dir
 from halo_cli.core.policy.prompts import HistoryStep
 from halo_cli.core.policy.vllm_client import VLLMPolicyClient
 from halo_cli.core.rl.advantages import (
@@ -402,20 +402,11 @@ class OnlineGRPOTrainer:
         """Adapter, learner state and trainer state of the current iteration, renamed into place when complete."""
         self.state.rng = _rng_to_json(self.rng.getstate())
         final = self.run_dir / "checkpoints" / f"it-{self.state.iteration:06d}"
-        tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self.state.adapter_version:
-            shutil.copytree(self.adapter_dir(self.state.adapter_version), tmp / "adapter")
-        self.learner.save_state(tmp / "learner")
-        (tmp / "trainer.json").write_text(self.state.to_json() + "\n")
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                with f.open("rb") as fh:
-                    os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with atomic_dir(final) as tmp:
+            if self.state.adapter_version:
+                shutil.copytree(self.adapter_dir(self.state.adapter_version), tmp / "adapter")
+            self.learner.save_state(tmp / "learner")
+            (tmp / "trainer.json").write_text(self.state.to_json() + "\n")
         return final
 
     def resume(self) -> int:
