@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from halo_cli.core.config import Settings, deep_merge, load_settings, overrides_from_pairs
 
@@ -51,3 +54,18 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
         elif v is not None:
             out[k] = v
     return out
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress display of long commands: spinner, description, bar, count, elapsed time."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+
+
+def server_progress(bar: Progress, task: Any) -> Callable[[float, str], None]:
+    """A callback that shows the vLLM server's latest log line while it starts."""
+
+    def update(elapsed: float, line: str) -> None:
+        bar.update(task, description=f"starting vLLM  {line[-70:]}")
+
+    return update

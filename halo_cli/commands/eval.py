@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
-from halo_cli.commands._common import settings_for
+from halo_cli.commands._common import progress_bar, server_progress, settings_for
 from halo_cli.core.config import Settings, settings_to_dict
 
 if TYPE_CHECKING:
@@ -48,46 +48,25 @@ def eval_(
 
 def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | None, episodes: int,
               temperature: float, policy_url: str | None) -> None:
-    from halo_cli.core.runtime import (
-        PolicyRuntime,
-        build_sources,
-        choose_tasks,
-        close_sources,
-        ensure_local_model,
-        resolve_adapter,
-        run_dir,
-    )
+    from halo_cli.core.runtime import PolicyRuntime, resolve_adapter, run_dir, run_status, task_sources
 
-    sources = build_sources(settings)
-    try:
-        tasks = choose_tasks(domain, settings, sources)
-        ensure_local_model(settings, console.print)
+    with task_sources(settings, domain, console.print) as (sources, tasks):
         served = resolve_adapter(adapter, store) if adapter else None
         config = settings_to_dict(settings) | {"eval": {"adapter": str(served[1]) if served else None,
                                                         "episodes_per_task": episodes, "temperature": temperature}}
         run_id = store.start_run("eval", config, domain)
         console.print(f"run [bold]{run_id}[/]: {len(tasks)} task(s) x {episodes} episode(s), "
                       f"policy {served[0] if served else 'base model'}; store {store.path}")
-        status = "failed"
-        try:
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console) as bar:
+        with run_status(store, run_id):
+            with progress_bar(console) as bar:
                 start = bar.add_task("starting vLLM", total=None)
                 runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=run_dir(settings, run_id) / "vllm.log",
-                                        progress=lambda s, line: bar.update(start, description=f"starting vLLM  {line[-70:]}"))
+                                        progress=server_progress(bar, start))
                 with runtime as client:
                     bar.remove_task(start)
                     records = asyncio.run(_episodes(settings, store, run_id, client, tasks, sources, served, episodes,
                                                     temperature, bar, runtime.server_alive))
             _report(store, run_id, records)
-            status = "finished"
-        except KeyboardInterrupt:
-            status = "aborted"
-            raise
-        finally:
-            store.finish_run(run_id, status)
-    finally:
-        close_sources(sources)
 
 
 async def _episodes(settings: Settings, store: RunStore, run_id: str, client: Any, tasks: list[Any],

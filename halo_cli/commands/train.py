@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from halo_cli.commands._common import root_options, settings_for
+from halo_cli.commands._common import progress_bar, root_options, server_progress, settings_for
 from halo_cli.core.config import Settings, deep_merge, overrides_from_pairs, settings_to_dict
 from halo_cli.core.errors import ConfigError
 
@@ -94,51 +94,28 @@ def grpo(
 
 def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None) -> None:
     from halo_cli.core.rl.learner import LoRALearner
-    from halo_cli.core.runtime import (
-        PolicyRuntime,
-        build_sources,
-        choose_tasks,
-        close_sources,
-        ensure_local_model,
-        run_dir,
-    )
+    from halo_cli.core.runtime import PolicyRuntime, run_dir, run_status, task_sources
 
-    sources = build_sources(settings)
-    try:
-        tasks = choose_tasks(domain, settings, sources)
-        ensure_local_model(settings, console.print)
+    with task_sources(settings, domain, console.print) as (sources, tasks):
         run_id = resume_id or store.start_run("train grpo", settings_to_dict(settings), domain)
         if resume_id:
             store.finish_run(run_id, "running")
         rdir = run_dir(settings, run_id)
         console.print(f"run [bold]{run_id}[/] ({'resumed' if resume_id else 'new'}): {len(tasks)} task(s), "
                       f"group={settings.grpo.group} G={settings.grpo.num_generations}; store {store.path}")
-        status = "failed"
         try:
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console) as bar:
+            with run_status(store, run_id), progress_bar(console) as bar:
                 start = bar.add_task("starting vLLM", total=None)
-
-                def server_progress(elapsed: float, line: str) -> None:
-                    bar.update(start, description=f"starting vLLM  {line[-70:]}")
-
                 runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=rdir / "vllm.log",
-                                        progress=server_progress)
+                                        progress=server_progress(bar, start))
                 with runtime as client:
                     bar.update(start, description="loading the learner")
                     learner = LoRALearner.from_settings(settings)
                     bar.remove_task(start)
                     asyncio.run(_loop(settings, store, run_id, rdir, client, learner, tasks, sources, resume_id, bar,
                                       runtime.server_alive))
-                    status = "finished"
-        except KeyboardInterrupt:
-            status = "aborted"
-            raise
         finally:
-            store.finish_run(run_id, status)
-            console.print(f"run {run_id} {status}; inspect it with: halo runs show {run_id}")
-    finally:
-        close_sources(sources)
+            console.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
 
 
 async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,

@@ -6,7 +6,8 @@ the task sources, and the run store. `PolicyRuntime` starts what it owns and sto
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -63,6 +64,34 @@ def choose_tasks(spec: str, settings: Settings, sources: list[TaskSource]) -> li
         if mine and check is not None:
             check(mine)
     return tasks
+
+
+@contextmanager
+def task_sources(
+    settings: Settings, domain: str, notify: Callable[[str], None] | None = None
+) -> Iterator[tuple[list[TaskSource], list[Task]]]:
+    """The task sources and the selected tasks, checked, with the model there; the sources closed at the end."""
+    sources = build_sources(settings)
+    try:
+        tasks = choose_tasks(domain, settings, sources)
+        ensure_local_model(settings, notify)
+        yield sources, tasks
+    finally:
+        close_sources(sources)
+
+
+@contextmanager
+def run_status(store: RunStore, run_id: str) -> Iterator[None]:
+    """Ends a run as finished, aborted (Ctrl-C) or failed (an error), whatever way its block is left."""
+    status = "failed"
+    try:
+        yield
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "aborted"
+        raise
+    finally:
+        store.finish_run(run_id, status)
 
 
 def resolve_adapter(ref: str, store: RunStore) -> tuple[str, Path]:
