@@ -35,7 +35,7 @@ from halo_cli.core.env.tasks import Task
 from halo_cli.core.errors import HaloError, NotFoundError
 from halo_cli.core.fsutil import atomic_dir
 from halo_cli.core.policy.prompts import HistoryStep
-from halo_cli.core.policy.vllm_client import VLLMPolicyClient
+from halo_cli.core.policy.vllm_client import PolicyServerError, VLLMPolicyClient
 from halo_cli.core.rl.advantages import (
     dr_grpo_advantages,
     episode_advantages,
@@ -325,11 +325,16 @@ class OnlineGRPOTrainer:
         return stats, times
 
     def _load_adapter(self, version: int, path: Path) -> None:
+        """Puts adapter `version` live in vLLM (in place if the name is already there), riding out a restart."""
         name = self.adapter_name(version)
-        if name in self.client.models():
-            self.client.load_adapter(name, str(path), replace=True)
-        else:
-            self.client.load_adapter(name, str(path))
+        for attempt in (0, 1):
+            try:
+                self.client.load_adapter(name, str(path), replace=name in self.client.models())
+                break
+            except PolicyServerError:
+                if attempt == 1:
+                    raise
+                self.policy.wait_healthy()
         self.policy.use_adapter(name, str(path))
 
     # ------------------------------------------------------------------------------------------ loop

@@ -108,7 +108,7 @@ class PolicyCaller:
         self.server_alive = server_alive
         self.model: str | None = None  # None: the base model
         self.adapter_path: str | None = None
-        self.restarts_survived = 0
+        self.adapter_reloads = 0  # times a restarted server had to be given the adapter again
         self._rng = random.Random(seed)
         self._lock = asyncio.Lock()
 
@@ -126,23 +126,27 @@ class PolicyCaller:
         return (isinstance(e, PolicyRequestError) and e.status_code == 404 and self.model is not None
                 and self.model in str(e))
 
+    def wait_healthy(self) -> None:
+        """Blocks until the server answers /health again; fails fast when the server we started has exited."""
+        deadline = time.monotonic() + self.settings.vllm.startup_timeout_s
+        while not self.client.health():
+            if self.server_alive is not None and not self.server_alive():
+                raise PolicyServerError(f"the vLLM server at {self.client.base_url} exited (see its log)")
+            if time.monotonic() > deadline:
+                raise PolicyServerError(
+                    f"policy server {self.client.base_url} did not come back within "
+                    f"{self.settings.vllm.startup_timeout_s:.0f} s"
+                )
+            time.sleep(2.0)
+
     async def _recover(self) -> None:
-        async with self._lock:
-            deadline = time.monotonic() + self.settings.vllm.startup_timeout_s
-            while not await asyncio.to_thread(self.client.health):
-                if self.server_alive is not None and not self.server_alive():
-                    raise PolicyServerError(f"the vLLM server at {self.client.base_url} exited (see its log)")
-                if time.monotonic() > deadline:
-                    raise PolicyServerError(
-                        f"policy server {self.client.base_url} did not come back within "
-                        f"{self.settings.vllm.startup_timeout_s:.0f} s"
-                    )
-                await asyncio.sleep(2.0)
+        async with self._lock:  # concurrent episodes hit the same outage: one of them reloads, the others find it done
+            await asyncio.to_thread(self.wait_healthy)
             if self.model is not None and self.adapter_path is not None:
                 models = await asyncio.to_thread(self.client.models)
                 if self.model not in models:
                     await asyncio.to_thread(self.client.load_adapter, self.model, self.adapter_path)
-            self.restarts_survived += 1
+                    self.adapter_reloads += 1
 
     async def sample(
         self, obs: Observation, goal: str, history: Sequence[HistoryStep], *, n: int, temperature: float

