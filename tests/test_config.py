@@ -133,3 +133,15 @@ def test_deep_merge_and_dump_round_trip() -> None:
     dumped = settings_to_dict(s)
     again = load_settings(profile="local", overrides=dumped)
     assert again == s
+
+
+def test_settings_from_dict_reads_exactly_a_stored_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resuming a run must not pick up today's environment: only the stored dict counts."""
+    from halo_cli.core.config import settings_from_dict
+
+    stored = settings_to_dict(load_settings(profile="local", overrides={"grpo": {"episodes": 3}}))
+    monkeypatch.setenv("HALO_GRPO__EPISODES", "99")
+    assert settings_from_dict(stored).grpo.episodes == 3
+    stored["grpo"]["lr"] = -1
+    with pytest.raises(ConfigError, match="grpo.lr"):
+        settings_from_dict(stored)

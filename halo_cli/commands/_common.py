@@ -39,16 +39,16 @@ def settings_for(
     A command may take its own --config/--profile; they win over the root ones.
     """
     root = root_options(ctx)
-    cli = deep_merge(overrides_from_pairs(root.set_pairs), _drop_none(overrides or {}))
+    cli = deep_merge(overrides_from_pairs(root.set_pairs), drop_none(overrides or {}))
     return load_settings(config_file=config or root.config, profile=profile or root.profile, overrides=cli)
 
 
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+def drop_none(d: dict[str, Any]) -> dict[str, Any]:
     """Options left unset on the command line must not shadow lower sources."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            v = _drop_none(v)
+            v = drop_none(v)
             if v:
                 out[k] = v
         elif v is not None:

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from halo_cli.commands._common import progress_bar, root_options, server_progress, settings_for
-from halo_cli.core.config import Settings, deep_merge, overrides_from_pairs, settings_to_dict
+from halo_cli.commands._common import drop_none, progress_bar, root_options, server_progress, settings_for
+from halo_cli.core.config import Settings, deep_merge, overrides_from_pairs, settings_from_dict, settings_to_dict
 from halo_cli.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -38,14 +38,9 @@ def _resume_settings(ctx: typer.Context, store: RunStore, run_ref: str, override
     root = root_options(ctx)
     merged = deep_merge(run.config, overrides_from_pairs(root.set_pairs), overrides)
     try:
-        return run.id, Settings.model_validate(merged)
-    except Exception as e:  # noqa: BLE001 - pydantic's message names the field
-        raise ConfigError(f"cannot resume run {run.id}: {str(e).splitlines()[0]}") from None
-
-
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in ((k, _drop_none(v) if isinstance(v, dict) else v) for k, v in d.items())
-            if v is not None and v != {}}
+        return run.id, settings_from_dict(merged)
+    except ConfigError as e:
+        raise ConfigError(f"cannot resume run {run.id}: {e}") from None
 
 
 @app.command("grpo")
@@ -68,7 +63,7 @@ def grpo(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
 ) -> None:
     """Online GRPO: browser rollouts, dense rewards, a LoRA update per iteration, hot reload into vLLM."""
-    overrides = _drop_none({
+    overrides = drop_none({
         "grpo": {"num_generations": num_generations, "episodes": episodes, "lr": lr, "group": group, "seed": seed},
         "env": {"max_steps": max_steps, "sites": sites},
         "lora": {"rank": lora_rank},

@@ -366,6 +366,14 @@ def load_settings(
         _PROFILE_LAYER.reset(tok_p)
 
 
+def settings_from_dict(data: dict[str, Any]) -> Settings:
+    """Exactly these settings, no other source consulted: a stored run's config, to resume it as it was."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e)) from None
+
+
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
     """Plain JSON-able dict of the resolved settings (stored with every run)."""
     return settings.model_dump(mode="json")
