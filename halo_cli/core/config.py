@@ -154,6 +154,7 @@ class GRPOSettings(_Section):
     constrained_sampling: bool = False
     constrained_actions: list[str] | None = Field(None, description="action kinds constrained sampling allows")
     step_continue: Literal["best", "sample"] = Field("best", description="step groups: branch the episode goes on")
+    task_seed: int | None = Field(None, description="train every episode on this one task instance (None: a new seed each)")
     gigpo_step_weight: float = Field(1.0, ge=0, description="weight of the anchor-state step advantage")
     seed: int = 0
 

@@ -163,7 +163,8 @@ class OnlineGRPOTrainer:
     def _task_and_seed(self, iteration: int, slot: int) -> tuple[Task, int]:
         """Tasks in a fixed rotation, seeds derived from the run seed: a resumed run sees what it would have seen."""
         k = (iteration - 1) * self.g.concurrent_episodes + slot
-        return self.tasks[k % len(self.tasks)], self.g.seed * 100_003 + k
+        seed = self.g.task_seed if self.g.task_seed is not None else self.g.seed * 100_003 + k
+        return self.tasks[k % len(self.tasks)], seed
 
     # ------------------------------------------------------------------------------------------ rollouts
 
