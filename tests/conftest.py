@@ -24,6 +24,8 @@ from halo_cli.core.policy.server import VLLMServer, free_port
 
 # Seconds of the expensive steps, printed at the end of the session (see pytest_terminal_summary).
 TIMINGS: dict[str, float] = {}
+# Learning curves of the learning test, printed at the end of the session whatever the capture mode.
+CURVES: dict[str, str] = {}
 
 SERVED_NAME = "halo-tiny"
 FIRST_REQUEST_TIMEOUT_S = 300.0
@@ -119,3 +121,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("halo timings")
         for name, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{name:<28} {seconds:7.1f} s")
+    if CURVES:
+        terminalreporter.section("halo learning curves (per iteration)")
+        for name, curve in CURVES.items():
+            terminalreporter.write_line(f"{name:<28} {curve}")

@@ -25,6 +25,7 @@ from halo_cli.core.rl.learner import (
     LearnerError,
     LoRALearner,
     PromptMismatchError,
+    forced_tokens,
     split_lora_targets,
 )
 from conftest import screenshot_png, tiny_settings
@@ -283,6 +284,17 @@ def test_load_state_refuses_missing_or_foreign_state(
         other.load_state(tmp_path / "full")
 
 
+def grammar_logprobs(learner: LoRALearner) -> list[torch.Tensor]:
+    """What vLLM reports under constrained sampling: 0 for the tokens the grammar forced, a real log-prob where it
+    left a choice (here every third token)."""
+    out = []
+    for s in samples(learner):
+        lps = torch.zeros(len(s.token_ids))
+        lps[::3] = -0.7
+        out.append(lps)
+    return out
+
+
 def test_constrained_sampling_takes_the_ratio_against_the_learner(settings: Settings) -> None:
     """vLLM's log-probs under a grammar are the masked distribution's (forced tokens: 0): not a PPO denominator."""
     messages = short_messages(settings)
@@ -290,12 +302,44 @@ def test_constrained_sampling_takes_the_ratio_against_the_learner(settings: Sett
     for constrained in (False, True):
         grpo = settings.grpo.model_copy(update={"constrained_sampling": constrained})
         learner = LoRALearner(settings.model, settings.lora, grpo)
-        masked = [torch.zeros(len(s.token_ids)) for s in samples(learner)]  # what vLLM reports for forced tokens
+        masked = grammar_logprobs(learner)
         stats = learner.update([Group(messages, samples(learner, logprobs=masked), [1.0, -1.0, 0.0])])
         ratios[constrained] = stats.ratio_mean
         assert stats.logprob_gap is not None and stats.logprob_gap > 1.0  # reported either way
     assert ratios[True] == pytest.approx(1.0)
     assert ratios[False] < 0.01  # exp(learner logp - 0): what the sampler's numbers would have done
+
+
+def test_constrained_sampling_trains_only_the_tokens_the_grammar_left_open(settings: Settings) -> None:
+    """A forced token has probability 1 under the sampling policy whatever the weights: no gradient, no loss term."""
+    messages = short_messages(settings)
+    grpo = settings.grpo.model_copy(update={"constrained_sampling": True})
+    learner = LoRALearner(settings.model, settings.lora, grpo)
+    masked = grammar_logprobs(learner)
+    choices = sum(int((lp < 0).sum()) for lp in masked)
+    total = sum(len(lp) for lp in masked)
+    assert 0 < choices < total
+
+    width = max(len(lp) for lp in masked)
+    forced = forced_tokens(torch.stack([torch.nn.functional.pad(lp, (0, width - len(lp))) for lp in masked]),
+                           torch.tensor([True, True, False]))
+    assert forced[0].tolist()[: len(masked[0])] == (masked[0] == 0).tolist()
+    assert not forced[2].any()  # no sampler log-probs: nothing is known to be forced
+
+    stats = learner.update([Group(messages, samples(learner, logprobs=masked), [1.0, -1.0, 0.0])])
+    assert stats.tokens == choices and stats.optimizer_steps == 1
+
+    # Every token forced (a grammar with no choice left): nothing to learn, the adapter does not move.
+    before = {n: p.detach().clone() for n, p in learner.model.named_parameters() if p.requires_grad}
+    all_forced = [torch.zeros(len(s.token_ids)) for s in samples(learner)]
+    stats = learner.update([Group(messages, samples(learner, logprobs=all_forced), [1.0, -1.0, 0.0])])
+    assert stats.zero_advantage_groups == 1 and stats.optimizer_steps == 0 and stats.tokens == 0
+    after = {n: p.detach() for n, p in learner.model.named_parameters() if p.requires_grad}
+    assert all(torch.equal(before[n], after[n]) for n in before)
+
+    # Unconstrained, the same log-probs are an ordinary sampler's: every token is trained on.
+    free = LoRALearner(settings.model, settings.lora, settings.grpo.model_copy(update={"constrained_sampling": False}))
+    assert free.update([Group(messages, samples(free, logprobs=masked), [1.0, -1.0, 0.0])]).tokens == total
 
 
 # --------------------------------------------------------------------------------------------------- adapters

