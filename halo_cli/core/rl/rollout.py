@@ -45,6 +45,7 @@ class StepRecord:
     step_id: int | None = None
     advantages: list[float] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    successes: list[bool] = field(default_factory=list)  # per sample: its action ended the task in success
 
     @property
     def state_key(self) -> str:
@@ -230,7 +231,8 @@ class Rollouts:
                 reward = calc.compute_reward(obs, sample.action, next_obs, info, done, success)
                 step = StepRecord(
                     index=t, observation=obs, batch=batch, rewards=[reward], components=[dict(calc.last_components)],
-                    chosen=0, timings={"sample_ms": (t_sample - t0) * 1e3, "act_ms": (time.perf_counter() - t_sample) * 1e3},
+                    chosen=0, successes=[success],
+                    timings={"sample_ms": (t_sample - t0) * 1e3, "act_ms": (time.perf_counter() - t_sample) * 1e3},
                 )
                 record.steps.append(step)
                 record_step(self.store, episode_id, step, done=done, error=error)
