@@ -23,6 +23,14 @@ def test_exactly_two_quick_start_commands() -> None:
     assert "pytest" in cmds[1]
 
 
+def test_the_main_job_config_is_the_learning_tests() -> None:
+    """The main job's `--config` file exists and is the one tests/test_learning.py shows learning with."""
+    configs = re.findall(r"--config (\S+)", quick_start_commands()[0])
+    assert configs and all((ROOT / c).is_file() for c in configs)
+    learning = (ROOT / "tests" / "test_learning.py").read_text()
+    assert all(f'"{Path(c).parent.name}" / "{Path(c).name}"' in learning for c in configs)
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == quick_start_commands()[1]

