@@ -39,14 +39,15 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from halo_cli.core.config import Settings, load_settings  # noqa: E402
 from halo_cli.core.policy.actions import Key, LeftClick, Scroll, Terminate, Type  # noqa: E402
 from halo_cli.core.policy.prompts import build_messages  # noqa: E402
 from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
 from halo_cli.core.rl.learner import Group, LoRALearner, _token_logps  # noqa: E402
+from inbox import GOAL, screenshot  # noqa: E402
 
-GOAL = "Open the first unread email from Alice and reply that the meeting moved to Friday."
 REPLIES = (
     LeftClick(x=120, y=340, description="Click the first unread email from Alice").to_tool_call(),
     LeftClick(x=512, y=88, description="Open the inbox").to_tool_call(),
@@ -57,24 +58,6 @@ REPLIES = (
     Terminate(status="success").to_tool_call(),
     Type(text="Alice", description="Search for Alice").to_tool_call(),
 )
-
-
-def screenshot(width: int = 1280, height: int = 720) -> bytes:
-    """A structured 1280x720 page (header, list rows, a button), like tests/conftest.screenshot_png."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (width, height), (245, 245, 245))
-    d = ImageDraw.Draw(img)
-    d.rectangle((0, 0, width, 63), fill=(40, 60, 140))
-    for i in range(8):
-        d.rectangle((200, 90 + 70 * i, width - 40, 150 + 70 * i), fill=(255, 255, 255), outline=(200, 200, 200))
-        d.text((220, 110 + 70 * i), f"Message {i} from Alice about the meeting", fill=(20, 20, 20))
-    d.rectangle((900, 600, 1200, 660), fill=(30, 120, 220))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
