@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from halo_cli.core.config import Settings, load_settings  # noqa: E402
+from halo_cli.core.paths import default_vllm_python  # noqa: E402
 from halo_cli.core.policy.vllm_client import SampleBatch, VLLMPolicyClient  # noqa: E402
 from inbox import GOAL, screenshot  # noqa: E402
 
@@ -119,12 +120,10 @@ def main(argv: list[str] | None = None) -> int:
 
         model_dir = args.model or build_tiny_model()
         overrides["model"] = {"name": str(model_dir), "served_name": "halo-tiny"}
-        vllm_python = Path(os.environ.get("HALO_VLLM_VENV", REPO / ".venv-vllm")) / "bin" / "python"
-        if not vllm_python.is_file():
-            print(f"bench/sampling.py: {vllm_python} not found: run scripts/install.sh or pass --policy-url",
-                  file=sys.stderr)
+        if default_vllm_python() == sys.executable:  # the settings' default fell back: no vLLM environment
+            print("bench/sampling.py: no vLLM environment (.venv-vllm or HALO_VLLM_VENV): run scripts/install.sh or "
+                  "pass --policy-url", file=sys.stderr)
             return 2
-        overrides["vllm"] = {"python": str(vllm_python)}
     settings: Settings = load_settings(profile="local", overrides=overrides)
     print(f"# sampling bench: G={args.n}, max_tokens={args.max_tokens}, temperature={args.temperature}, "
           f"constrained={args.constrained}; load average {os.getloadavg()[0]:.1f} (noisy when > cores)")

@@ -534,7 +534,7 @@ class LoRALearner:
                         epsilon_high=g.epsilon_high, max_completion_length=g.max_completion_length,
                         ref_logps=None if ref is None else ref.float(), beta=g.beta, loss_type=g.loss_type,
                     )
-                    weight = (float(p.trained.sum()) / max(window_tokens, 1.0) if g.loss_type == "dapo"
+                    weight = (float(p.trained.sum()) / window_tokens if g.loss_type == "dapo"
                               else p.completions.shape[0] / window_seqs)
                     (loss * weight).backward()
                     window_loss += float(loss.detach()) * weight
