@@ -93,6 +93,7 @@ class PagesSource:
     name = "pages"
 
     def __init__(self, root: Path) -> None:
+        self.root = root
         self.server = StaticServer(root)
         self.task = Task(id="pages.actions", source=self.name, site="pages", goal="exercise every action",
                          meta={"path": "actions.html"})
@@ -457,3 +458,47 @@ def test_restore_reproduces_a_ten_action_state(env: BrowserEnv, miniwob: MiniWoB
             await ep.close()
 
     run(scenario())
+
+
+CLOCK_HTML = """<!doctype html><html><body><p id="now"></p><script>
+  const t0 = Date.now();
+  document.getElementById('now').textContent = new Date().toString() + ' | ' +
+    Intl.DateTimeFormat().resolvedOptions().timeZone;
+  setTimeout(() => { window.TIMER_RAN = Date.now() - t0; }, 50);
+</script></body></html>"""
+
+
+def test_fixed_clock_and_time_zone_make_dated_pages_identical(pages: PagesSource, run: Any) -> None:
+    """Under `browser.clock` + `browser.timezone` a page showing "now" renders the same pixels on every reset,
+    and its timers still run."""
+    (pages.root / "clock.html").write_text(CLOCK_HTML)
+    task = Task(id="pages.clock", source=pages.name, site="pages", goal="read the clock", meta={"path": "clock.html"})
+    settings = BrowserSettings(timezone="America/Los_Angeles", clock="2024-07-18T09:00:00-07:00")
+
+    async def scenario() -> tuple[str, bytes, bytes, Any]:
+        async with BrowserEnv(settings, sources=[pages]) as env:
+            first = await env.reset(task)
+            await asyncio.sleep(1.1)  # a real second passes between the two resets
+            second = await env.reset(task)
+            text = await second.page.inner_text("#now")
+            await second.page.wait_for_function("() => window.TIMER_RAN !== undefined")
+            timer = await second.page.evaluate("window.TIMER_RAN")
+            shots = (first.observation.screenshot, second.observation.screenshot)  # type: ignore[union-attr]
+            return text, shots[0], shots[1], timer
+
+    text, a, b, timer = run(scenario())
+    assert text.startswith("Thu Jul 18 2024 09:00:00 GMT-0700") and text.endswith("America/Los_Angeles"), text
+    assert a == b
+    assert timer == 0  # the clock stands still while setTimeout fires
+
+
+def test_clock_and_timezone_settings_are_checked() -> None:
+    from halo_cli.core.errors import ConfigError
+    from halo_cli.core.config import load_settings
+
+    with pytest.raises(ConfigError, match="browser.clock: needs a UTC offset"):
+        load_settings(overrides={"browser": {"clock": "2024-07-18T09:00:00"}})
+    with pytest.raises(ConfigError, match="browser.timezone: unknown IANA time zone"):
+        load_settings(overrides={"browser": {"timezone": "Mars/Olympus"}})
+    local = load_settings(profile="local").browser
+    assert (local.clock, local.timezone) == ("2024-07-18T09:00:00-07:00", "America/Los_Angeles")

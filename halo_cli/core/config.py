@@ -90,12 +90,47 @@ class BrowserSettings(_Section):
     step_timeout_s: float = Field(15.0, gt=0)
     max_concurrent_pages: int = Field(4, ge=1)
     axtree: Literal["full", "visible", "off"] = Field("full", description="AX tree in observations")
+    # Pages that show dates ("today", "2 hours ago") render the same pixels on every reset and replay only
+    # under a fixed clock and time zone; REAL's graders assume 2024-07-18 in Pacific time.
+    timezone: str | None = Field(None, description="IANA time zone of every page (None: the machine's)")
+    clock: str | None = Field(
+        None, description="fixed wall-clock time of every page, ISO 8601 (None: the real clock); timers still run"
+    )
     args: list[str] = Field(
         default_factory=lambda: [
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
         ]
     )
+
+
+    @field_validator("clock")
+    @classmethod
+    def _clock(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from datetime import datetime
+
+        try:
+            parsed = datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"must be an ISO 8601 time such as 2024-07-18T09:00:00-07:00 (got {v!r})") from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"needs a UTC offset, e.g. 2024-07-18T09:00:00-07:00 (got {v!r})")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r} (e.g. America/Los_Angeles)") from None
+        return v
 
 
 class EnvSettings(_Section):
@@ -259,6 +294,8 @@ def local_profile() -> dict[str, Any]:
             "max_images_per_prompt": 1, "startup_timeout_s": 600.0, "request_timeout_s": 300.0,
         },
         "env": {"sites": "local", "max_steps": 5},
+        # REAL's frozen "today": the graders hard-code dates relative to Thursday 2024-07-18, Pacific time.
+        "browser": {"timezone": "America/Los_Angeles", "clock": "2024-07-18T09:00:00-07:00"},
         "lora": {"rank": 8, "alpha": 16, "dropout": 0.0},
         "grpo": {
             "num_generations": 4, "lr": 5e-3, "max_completion_length": 160, "episodes": 8,

@@ -746,10 +746,12 @@ class BrowserEnv:
         context = await browser.new_context(
             viewport={"width": vp.width, "height": vp.height}, device_scale_factor=vp.scale,
             service_workers="block",  # their fetches bypass context.route, so they could leave the origin
-            accept_downloads=False,
+            accept_downloads=False, timezone_id=self.settings.timezone,
         )
         ep: Episode | None = None
         try:
+            if self.settings.clock is not None:
+                await context.clock.set_fixed_time(self.settings.clock)
             allowed = _normalize_origins(src.allowed_origins(task))
             page = await context.new_page()
             ep = Episode(self, task, src, seed, context, page, vp, allowed, generation)
