@@ -31,7 +31,7 @@ from halo_cli.core.config import BrowserSettings  # noqa: E402
 from halo_cli.core.env.browser import BrowserEnv, Episode  # noqa: E402
 from halo_cli.core.env.miniwob import StaticServer  # noqa: E402
 from halo_cli.core.env.tasks import Outcome, Task  # noqa: E402
-from halo_cli.core.policy.actions import LeftClick, px_to_grid  # noqa: E402
+from halo_cli.core.actions import LeftClick, px_to_grid  # noqa: E402
 
 W, H = 1280, 720
 BUTTON = (120, 60)  # centre of #go in CSS pixels

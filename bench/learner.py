@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from halo_cli.core.config import Settings, load_settings  # noqa: E402
-from halo_cli.core.policy.actions import Key, LeftClick, Scroll, Terminate, Type  # noqa: E402
+from halo_cli.core.actions import Key, LeftClick, Scroll, Terminate, Type  # noqa: E402
 from halo_cli.core.policy.prompts import build_messages  # noqa: E402
 from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
 from halo_cli.core.rl.learner import Group, LoRALearner, _token_logps  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from halo_cli.core.policy.actions import (
+from halo_cli.core.actions import (
     ACTION_KINDS,
     ACTION_TYPES,
     ARGUMENTS_SCHEMA,
@@ -38,6 +38,7 @@ from halo_cli.core.policy.actions import (
     TripleClick,
     Type,
     Wait,
+    action_from_dict,
     grid_to_px,
     parse_action,
     parse_arguments,
@@ -112,7 +113,7 @@ def test_to_dict_is_json_and_reads_back(args: dict, expected: Action) -> None:
     action = parse_action(reply(args))
     record = json.loads(json.dumps(action.to_dict(), allow_nan=False))
     assert record["kind"] == action.kind and record["viewport"] == [1280, 720]
-    assert Action.from_dict(record) == action
+    assert action_from_dict(record) == action
 
 
 @pytest.mark.parametrize(("args", "expected"), CASES, ids=[a.kind for _, a in CASES])
@@ -416,7 +417,7 @@ def test_from_dict_rejects_junk() -> None:
     for junk in ([], {"arguments": 5}, {"arguments": {"action": "wait", "time": 1}, "viewport": "x"},
                  {"arguments": {"action": "wait", "time": 1}, "description": 5}):
         with pytest.raises(ActionParseError):
-            Action.from_dict(junk)  # type: ignore[arg-type]
+            action_from_dict(junk)  # type: ignore[arg-type]
 
 
 def test_parse_arguments_directly() -> None:
@@ -484,7 +485,7 @@ def _placed(action: Action, description: str, viewport: tuple[int, int]) -> Acti
     of dataclass internals.
     """
     record = action.to_dict() | {"description": description, "viewport": list(viewport)}
-    return Action.from_dict(record)
+    return action_from_dict(record)
 
 
 @PROPERTY
@@ -501,7 +502,7 @@ def test_round_trip_through_the_model_form(action: Action, description: str, vie
 @given(valid_actions, viewports)
 def test_round_trip_through_store_and_arguments(action: Action, viewport: tuple[int, int]) -> None:
     action = _placed(action, "", viewport)
-    assert Action.from_dict(json.loads(json.dumps(action.to_dict(), allow_nan=False))) == action
+    assert action_from_dict(json.loads(json.dumps(action.to_dict(), allow_nan=False))) == action
     assert parse_action(json.dumps(action.arguments()), *viewport) == action
 
 

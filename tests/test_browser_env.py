@@ -29,7 +29,7 @@ from halo_cli.core.env.browser import (
 )
 from halo_cli.core.env.miniwob import MiniWoBSource, StaticServer
 from halo_cli.core.env.tasks import Outcome, Task
-from halo_cli.core.policy.actions import (
+from halo_cli.core.actions import (
     Action,
     Answer,
     DoubleClick,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from halo_cli.core.policy.actions import ACTION_KINDS, LeftClick, Terminate, Type, parse_action
+from halo_cli.core.actions import ACTION_KINDS, LeftClick, Terminate, Type, parse_action
 from halo_cli.core.policy.constrained import matches, tool_call_regex
 
 FULL = tool_call_regex()

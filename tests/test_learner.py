@@ -17,7 +17,7 @@ import torch
 
 from halo_cli.core.config import Settings
 from halo_cli.core.errors import NotFoundError
-from halo_cli.core.policy.actions import LeftClick, Terminate, Type
+from halo_cli.core.actions import LeftClick, Terminate, Type
 from halo_cli.core.policy.prompts import HistoryStep, build_messages, vision_token_count
 from halo_cli.core.policy.vllm_client import Sample, SampleBatch
 from halo_cli.core.rl.learner import (

@@ -473,7 +473,7 @@ def test_action_validity() -> None:
 
 
 def stored(arguments: dict[str, Any], description: str) -> Act:
-    """Shaped like policy/actions.py ``Action.to_dict()``: the call under ``arguments`` plus record-keeping."""
+    """Shaped like ``Action.to_dict()`` (core/actions): the call under ``arguments`` plus record-keeping."""
     return Act({"kind": arguments["action"], "arguments": arguments, "description": description,
                 "viewport": [1280, 720], "pixels": [641, 216], "clamped": False, "warnings": []})
 
@@ -492,7 +492,7 @@ def test_a_repeated_click_is_a_loop_however_the_model_describes_it() -> None:
 
 
 def test_the_real_action_parser_output_is_understood() -> None:
-    actions = pytest.importorskip("halo_cli.core.policy.actions")
+    actions = pytest.importorskip("halo_cli.core.actions")
     try:
         click = actions.parse_action('<tool_call>{"name": "computer_use", "arguments": '
                                      '{"action": "left_click", "coordinate": [500, 300]}}</tool_call>')

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from halo_cli.core.policy.actions import COMPUTER_USE_TOOL, LeftClick, Type, parse_action
+from halo_cli.core.actions import COMPUTER_USE_TOOL, LeftClick, Type, parse_action
 from halo_cli.core.policy.prompts import (
     PNG_DATA_URL_PREFIX,
     SYSTEM_PROMPT,

@@ -25,6 +25,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from halo_cli.core.actions import ACTION_KINDS
 from halo_cli.core.errors import ConfigError
 from halo_cli.core.paths import default_tiny_model_dir, default_vllm_python
 
@@ -196,8 +197,6 @@ class GRPOSettings(_Section):
     @field_validator("constrained_actions")
     @classmethod
     def _kinds(cls, v: list[str] | None) -> list[str] | None:
-        from halo_cli.core.policy.actions import ACTION_KINDS  # the action space is defined there, once
-
         unknown = [k for k in v or [] if k not in ACTION_KINDS]
         if unknown:
             raise ValueError(f"unknown action kinds {unknown} (known: {', '.join(ACTION_KINDS)})")

@@ -12,7 +12,7 @@ Usage::
             result = await ep.step(parse_action(reply, ep.observation.width, ep.observation.height))
         print(ep.outcome)
 
-Actions are Qwen3-VL `computer_use` actions (`core.policy.actions`): their pixels refer to the screenshot the
+Actions are Qwen3-VL `computer_use` actions (`core.actions`): their pixels refer to the screenshot the
 model saw, and are mapped back to CSS pixels here (screenshots of tiny pages are taken at a device scale
 factor > 1, see `tasks.Viewport`). Faults never escape as exceptions from `Episode.step`: a crashed or hung
 Chromium ends the affected episodes as `Outcome.aborted(reason)`, the browser is relaunched for the next
@@ -36,7 +36,7 @@ from halo_cli.core.config import BrowserSettings
 from halo_cli.core.env.axtree import state_key
 from halo_cli.core.env.tasks import Outcome, Task, TaskSource, Viewport
 from halo_cli.core.errors import HaloError
-from halo_cli.core.policy.actions import (
+from halo_cli.core.actions import (
     Action,
     Answer,
     DoubleClick,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from halo_cli.core.policy.actions import ACTION_KINDS, GRID_MAX, TOOL_NAME
+from halo_cli.core.actions import ACTION_KINDS, GRID_MAX, TOOL_NAME
 
 _POINTER = ("mouse_move", "left_click", "right_click", "middle_click", "double_click", "triple_click",
             "left_click_drag")

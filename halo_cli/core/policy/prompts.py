@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
-from halo_cli.core.policy.actions import COMPUTER_USE_TOOL, Action
+from halo_cli.core.actions import COMPUTER_USE_TOOL, Action
 
 # Qwen3-VL: patch 16 x spatial merge 2. One vision token covers a 32x32 block.
 IMAGE_FACTOR = 32

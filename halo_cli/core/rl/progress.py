@@ -137,7 +137,7 @@ def _flat_action(d: Mapping[str, Any]) -> dict[str, Any]:
     return dict(d)
 
 
-# Record-keeping fields of an action dict (policy/actions.py Action.to_dict()) that do not change what it does.
+# Record-keeping fields of an action dict (`Action.to_dict()` in core/actions) that do not change what it does.
 _NOT_SEMANTIC = frozenset({"description", "warnings", "clamped", "thought", "reasoning", "raw", "pixels"})
 
 

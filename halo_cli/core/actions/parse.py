@@ -1,13 +1,10 @@
-"""The action space: Qwen3-VL's ``computer_use`` tool, parsed from model replies and rendered back.
+"""The single gate between sampled text and the browser: a model reply (or a stored record) -> an ``Action``.
 
-Qwen3-VL was trained on GUI tasks with one tool, ``computer_use``. Its coordinates sit on a relative
-0..999 grid (``x_px = x/999*W``), and its replies look like ``Action: ...`` followed by one
-``<tool_call>{"name": "computer_use", "arguments": {...}}</tool_call>``. We keep that exact schema
-(anchors-notes §12): if we invented a private dialect, the RL signal would be spent re-teaching the format.
-
-``parse_action`` is the single gate between sampled text and the browser. It raises ``ActionParseError``
-and nothing else, whatever the input, because a sampled reply is untrusted. An exception of any other
-type would kill a rollout instead of being counted as an invalid action.
+``parse_action`` raises ``ActionParseError`` and nothing else, whatever the input, because a sampled reply is
+untrusted: an exception of any other type would kill a rollout instead of being counted as an invalid action.
+It accepts the model's own ``Action: ...`` + ``<tool_call>{...}</tool_call>`` reply and the looser forms models
+drift into (a bare arguments object, legacy pixel ``x``/``y``, code fences, a truncated brace, trailing commas),
+and records what it repaired in ``Action.warnings``.
 """
 
 from __future__ import annotations
@@ -16,25 +13,43 @@ import json
 import math
 import re
 import reprlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterator, Literal, Mapping
+from typing import Any, Literal
 
-GRID_MAX = 999
-TOOL_NAME = "computer_use"
-DEFAULT_WIDTH = 1280
-DEFAULT_HEIGHT = 720
+from halo_cli.core.actions.schema import POINTER_KINDS
+from halo_cli.core.actions.space import (
+    ACTION_KINDS,
+    ACTION_TYPES,
+    DEFAULT_HEIGHT,
+    DEFAULT_WIDTH,
+    GRID_MAX,
+    MAX_SCROLL_PIXELS,
+    MAX_WAIT_S,
+    TOOL_NAME,
+    Action,
+    Answer,
+    DoubleClick,
+    HScroll,
+    Key,
+    LeftClick,
+    LeftClickDrag,
+    MiddleClick,
+    MouseMove,
+    PointerAction,
+    RightClick,
+    Scroll,
+    Terminate,
+    TripleClick,
+    Type,
+    Wait,
+    one_line,
+    px_to_grid,
+)
+
 # Replies are at most a few hundred tokens. The cap bounds the work done on garbage.
 MAX_REPLY_CHARS = 64_000
-# Sanity bounds, so a sampled 1e300 never reaches Playwright.
-MAX_SCROLL_PIXELS = 10_000
-MAX_WAIT_S = 60.0
 _MAX_JSON_STARTS = 16
-_DESCRIBE_TEXT_CHARS = 120
-
-ACTION_KINDS: tuple[str, ...] = (
-    "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
-    "double_click", "triple_click", "scroll", "hscroll", "wait", "terminate", "answer",
-)
 
 ParseFailure = Literal[
     "not_text", "bad_viewport", "empty", "too_long", "no_json", "invalid_json", "no_tool_call", "wrong_tool",
@@ -60,431 +75,6 @@ class ActionParseError(ValueError):
         return (type(self), (self.reason, self.detail))
 
 
-# ---------------------------------------------------------------------------------------------------
-# Grid <-> pixels
-
-
-def grid_to_px(v: float, size: int) -> int:
-    """0..999 grid -> pixel. The result is kept inside the viewport, because 999 maps to ``size``, one past the
-    last pixel.
-    """
-    return min(size - 1, max(0, round(v / GRID_MAX * size)))
-
-
-def px_to_grid(px: float, size: int) -> int:
-    """Pixel -> nearest grid cell, so that ``grid_to_px`` lands within a pixel of where it started."""
-    return min(GRID_MAX, max(0, round(px * GRID_MAX / size)))
-
-
-# ---------------------------------------------------------------------------------------------------
-# The tool, as the model was shown it
-
-_TOOL_DESCRIPTION = "\n".join([
-    "Use a mouse and keyboard to interact with a computer, and take screenshots.",
-    "* This is an interface to a desktop GUI. You do not have access to a terminal or applications menu. "
-    "You must click on desktop icons to start applications.",
-    "* Some applications may take time to start or process actions, so you may need to wait and take "
-    "successive screenshots to see the results of your actions. E.g. if you click on Firefox and a window "
-    "doesn't open, try wait and taking another screenshot.",
-    "* The screen's resolution is 1000x1000.",
-    "* Whenever you intend to move the cursor to click on an element like an icon, you should consult a "
-    "screenshot to determine the coordinates of the element before moving the cursor.",
-    "* If you tried clicking on a program or link but it failed to load even after waiting, try adjusting "
-    "your cursor position so that the tip of the cursor visually falls on the element that you want to click.",
-    "* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element. "
-    "Don't click boxes on their edges unless asked.",
-])
-
-_ACTION_PARAM_DESCRIPTION = "\n".join([
-    "The action to perform. The available actions are:",
-    "* `key`: Performs key down presses on the arguments passed in order, then performs key releases in reverse order.",
-    "* `type`: Type a string of text on the keyboard.",
-    "* `mouse_move`: Move the cursor to a specified (x, y) pixel coordinate on the screen.",
-    "* `left_click`: Click the left mouse button at a specified (x, y) pixel coordinate on the screen.",
-    "* `left_click_drag`: Click and drag the cursor to a specified (x, y) pixel coordinate on the screen.",
-    "* `right_click`: Click the right mouse button at a specified (x, y) pixel coordinate on the screen.",
-    "* `middle_click`: Click the middle mouse button at a specified (x, y) pixel coordinate on the screen.",
-    "* `double_click`: Double-click the left mouse button at a specified (x, y) pixel coordinate on the screen.",
-    "* `triple_click`: Triple-click the left mouse button at a specified (x, y) pixel coordinate on the screen "
-    "(simulated as double-click since it's the closest action).",
-    "* `scroll`: Performs a scroll of the mouse scroll wheel.",
-    "* `hscroll`: Performs a horizontal scroll (mapped to regular scroll).",
-    "* `wait`: Wait specified seconds for the change to happen.",
-    "* `terminate`: Terminate the current task and report its completion status.",
-    "* `answer`: Answer a question.",
-])
-
-# The OpenAI tool form, with the wording the model saw in training. The description and action list come
-# from OSWorld's relative-coordinate Qwen3-VL agent; the parameter texts come from Qwen's cookbook ComputerUse.
-COMPUTER_USE_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": TOOL_NAME,
-        "description": _TOOL_DESCRIPTION,
-        "parameters": {
-            "properties": {
-                "action": {"description": _ACTION_PARAM_DESCRIPTION, "enum": list(ACTION_KINDS), "type": "string"},
-                "keys": {"description": "Required only by `action=key`.", "type": "array"},
-                "text": {"description": "Required only by `action=type` and `action=answer`.", "type": "string"},
-                "coordinate": {
-                    "description": "(x, y): The x (pixels from the left edge) and y (pixels from the top edge) "
-                    "coordinates to move the mouse to.",
-                    "type": "array",
-                },
-                "pixels": {
-                    "description": "The amount of scrolling to perform. Positive values scroll up, negative values "
-                    "scroll down. Required only by `action=scroll` and `action=hscroll`.",
-                    "type": "number",
-                },
-                "time": {"description": "The seconds to wait. Required only by `action=wait`.", "type": "number"},
-                "status": {
-                    "description": "The status of the task. Required only by `action=terminate`.",
-                    "type": "string",
-                    "enum": ["success", "failure"],
-                },
-            },
-            "required": ["action"],
-            "type": "object",
-        },
-    },
-}
-
-
-def _schema_branch(kind: str, props: dict[str, Any], required: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {"action": {"const": kind}, **props},
-        "required": ["action", *required],
-        "additionalProperties": False,
-    }
-
-
-_COORD_SCHEMA = {
-    "type": "array", "items": {"type": "integer", "minimum": 0, "maximum": GRID_MAX}, "minItems": 2, "maxItems": 2,
-}
-_SCROLL_PROPS = {
-    "pixels": {"type": "number", "minimum": -MAX_SCROLL_PIXELS, "maximum": MAX_SCROLL_PIXELS},
-    "coordinate": _COORD_SCHEMA,
-}
-_POINTER_KINDS = ("mouse_move", "left_click", "right_click", "middle_click", "double_click", "triple_click")
-
-# What a *valid* ``arguments`` object is. This is stricter than what the model was shown, and it can drive
-# constrained decoding (vLLM structured outputs) of the JSON inside <tool_call>.
-ARGUMENTS_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        *(_schema_branch(k, {"coordinate": _COORD_SCHEMA}, ("coordinate",)) for k in _POINTER_KINDS),
-        _schema_branch(
-            "left_click_drag", {"coordinate": _COORD_SCHEMA, "coordinate2": _COORD_SCHEMA}, ("coordinate",)
-        ),
-        _schema_branch(
-            "key", {"keys": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}}, ("keys",)
-        ),
-        _schema_branch("type", {"text": {"type": "string"}}, ("text",)),
-        _schema_branch("answer", {"text": {"type": "string"}}, ("text",)),
-        _schema_branch("scroll", _SCROLL_PROPS, ("pixels",)),
-        _schema_branch("hscroll", _SCROLL_PROPS, ("pixels",)),
-        _schema_branch("wait", {"time": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S}}, ("time",)),
-        _schema_branch("terminate", {"status": {"enum": ["success", "failure"]}}, ("status",)),
-    ]
-}
-
-TOOL_CALL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"name": {"const": TOOL_NAME}, "arguments": ARGUMENTS_SCHEMA},
-    "required": ["name", "arguments"],
-    "additionalProperties": False,
-}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Typed actions
-
-
-@dataclass(frozen=True, kw_only=True)
-class Action:
-    """One ``computer_use`` call, for a viewport of ``width`` x ``height`` pixels.
-
-    ``description`` is the model's own ``Action: ...`` text. Episode history shows it back to the model.
-    ``clamped`` and ``warnings`` record what the parser repaired. They are not part of equality, so a
-    repaired action equals its clean re-parse.
-    """
-
-    kind: ClassVar[str] = ""
-    description: str = ""
-    width: int = DEFAULT_WIDTH
-    height: int = DEFAULT_HEIGHT
-    clamped: bool = field(default=False, compare=False)
-    warnings: tuple[str, ...] = field(default=(), compare=False)
-
-    def _args(self) -> dict[str, Any]:
-        return {}
-
-    def arguments(self) -> dict[str, Any]:
-        """The canonical ``arguments`` object (integers on the grid). It validates against ``ARGUMENTS_SCHEMA``."""
-        return {"action": self.kind, **self._args()}
-
-    def to_pixels(self) -> tuple[int, int] | None:
-        """Where in the viewport the action happens, or None when it has no point."""
-        return None
-
-    def to_tool_call(self) -> str:
-        """The reply the model would have written for this action. ``parse_action`` inverts it."""
-        call = json.dumps({"name": TOOL_NAME, "arguments": self.arguments()}, ensure_ascii=False)
-        block = f"<tool_call>\n{call}\n</tool_call>"
-        text = _one_line(self.description)
-        return f"Action: {text}\n{block}" if text else block
-
-    def describe(self) -> str:
-        """One line for the history shown to the model and for the replay TUI. Coordinates stay on the grid, as the
-        model wrote them.
-        """
-        return self.kind
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able record for the run store. ``Action.from_dict`` reads it back."""
-        px = self.to_pixels()
-        return {
-            "kind": self.kind,
-            "arguments": self.arguments(),
-            "description": self.description,
-            "viewport": [self.width, self.height],
-            "pixels": list(px) if px is not None else None,
-            "clamped": self.clamped,
-            "warnings": list(self.warnings),
-        }
-
-    @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "Action":
-        """Rebuilds an action stored by ``to_dict``. A malformed record raises ActionParseError."""
-        if not isinstance(data, Mapping):
-            raise ActionParseError("wrong_type", f"a stored action must be an object, got {_show(data)}")
-        viewport = data.get("viewport") or [DEFAULT_WIDTH, DEFAULT_HEIGHT]
-        if not isinstance(viewport, (list, tuple)) or len(viewport) != 2:
-            raise ActionParseError("bad_viewport", f"viewport must be [width, height], got {_show(viewport)}")
-        description = data.get("description") or ""
-        if not isinstance(description, str):
-            raise ActionParseError("wrong_type", f"description must be a string, got {_show(description)}")
-        return parse_arguments(data.get("arguments"), viewport[0], viewport[1], description=description)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PointerAction(Action):
-    """An action at one grid point (x, y in 0..999)."""
-
-    x: int
-    y: int
-
-    def __post_init__(self) -> None:
-        _check_grid(self.x, self.y)
-
-    @property
-    def x_px(self) -> int:
-        return grid_to_px(self.x, self.width)
-
-    @property
-    def y_px(self) -> int:
-        return grid_to_px(self.y, self.height)
-
-    def to_pixels(self) -> tuple[int, int]:
-        return (self.x_px, self.y_px)
-
-    def _args(self) -> dict[str, Any]:
-        return {"coordinate": [self.x, self.y]}
-
-    def describe(self) -> str:
-        return f"{self.kind} at ({self.x}, {self.y})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class MouseMove(PointerAction):
-    kind: ClassVar[str] = "mouse_move"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LeftClick(PointerAction):
-    kind: ClassVar[str] = "left_click"
-
-
-@dataclass(frozen=True, kw_only=True)
-class RightClick(PointerAction):
-    kind: ClassVar[str] = "right_click"
-
-
-@dataclass(frozen=True, kw_only=True)
-class MiddleClick(PointerAction):
-    kind: ClassVar[str] = "middle_click"
-
-
-@dataclass(frozen=True, kw_only=True)
-class DoubleClick(PointerAction):
-    kind: ClassVar[str] = "double_click"
-
-
-@dataclass(frozen=True, kw_only=True)
-class TripleClick(PointerAction):
-    kind: ClassVar[str] = "triple_click"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LeftClickDrag(PointerAction):
-    """Drag to (x, y).
-
-    In the cookbook the drag starts where the cursor is, so ``start`` is None. Replies that name a start
-    (``coordinate`` + ``coordinate2`` as in the mobile ``swipe``, or ``start_coordinate``) set it.
-    """
-
-    kind: ClassVar[str] = "left_click_drag"
-    start: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.start is not None:
-            _check_grid(*self.start)
-
-    def start_px(self) -> tuple[int, int] | None:
-        if self.start is None:
-            return None
-        return (grid_to_px(self.start[0], self.width), grid_to_px(self.start[1], self.height))
-
-    def _args(self) -> dict[str, Any]:
-        if self.start is None:
-            return {"coordinate": [self.x, self.y]}
-        return {"coordinate": list(self.start), "coordinate2": [self.x, self.y]}
-
-    def describe(self) -> str:
-        origin = f" from ({self.start[0]}, {self.start[1]})" if self.start is not None else ""
-        return f"{self.kind}{origin} to ({self.x}, {self.y})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Key(Action):
-    """Presses ``keys`` together, in order, then releases them in reverse (e.g. ``("ctrl", "a")``)."""
-
-    kind: ClassVar[str] = "key"
-    keys: tuple[str, ...]
-
-    def _args(self) -> dict[str, Any]:
-        return {"keys": list(self.keys)}
-
-    def describe(self) -> str:
-        return f"key {'+'.join(self.keys)}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Type(Action):
-    kind: ClassVar[str] = "type"
-    text: str
-
-    def _args(self) -> dict[str, Any]:
-        return {"text": self.text}
-
-    def describe(self) -> str:
-        return f"type {_quote(self.text)}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Answer(Action):
-    """The reply to an information-seeking task. Retrieval tasks are graded on it."""
-
-    kind: ClassVar[str] = "answer"
-    text: str
-
-    def _args(self) -> dict[str, Any]:
-        return {"text": self.text}
-
-    def describe(self) -> str:
-        return f"answer {_quote(self.text)}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Scroll(Action):
-    """Vertical wheel scroll. Positive ``pixels`` scroll up, as the tool description says. The optional ``point``
-    is where the wheel turns.
-    """
-
-    kind: ClassVar[str] = "scroll"
-    pixels: float
-    point: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.point is not None:
-            _check_grid(*self.point)
-
-    def to_pixels(self) -> tuple[int, int] | None:
-        if self.point is None:
-            return None
-        return (grid_to_px(self.point[0], self.width), grid_to_px(self.point[1], self.height))
-
-    def _args(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"pixels": self.pixels}
-        if self.point is not None:
-            out["coordinate"] = list(self.point)
-        return out
-
-    def describe(self) -> str:
-        where = f" at ({self.point[0]}, {self.point[1]})" if self.point is not None else ""
-        return f"{self.kind} {_num(self.pixels)}{where}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class HScroll(Scroll):
-    """Horizontal scroll. Positive ``pixels`` scroll right (pyautogui's ``hscroll``). The tool description does not
-    say.
-    """
-
-    kind: ClassVar[str] = "hscroll"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Wait(Action):
-    kind: ClassVar[str] = "wait"
-    time: float
-
-    def _args(self) -> dict[str, Any]:
-        return {"time": self.time}
-
-    def describe(self) -> str:
-        return f"wait {_num(self.time)}s"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Terminate(Action):
-    kind: ClassVar[str] = "terminate"
-    status: Literal["success", "failure"]
-
-    def _args(self) -> dict[str, Any]:
-        return {"status": self.status}
-
-    def describe(self) -> str:
-        return f"terminate {self.status}"
-
-
-ACTION_TYPES: dict[str, type[Action]] = {
-    cls.kind: cls
-    for cls in (Key, Type, MouseMove, LeftClick, LeftClickDrag, RightClick, MiddleClick, DoubleClick,
-                TripleClick, Scroll, HScroll, Wait, Terminate, Answer)
-}
-
-
-def _check_grid(x: int, y: int) -> None:
-    """Direct construction (tests, tree search) gets the same invariant that the parser guarantees."""
-    for v in (x, y):
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= GRID_MAX:
-            raise ValueError(f"grid coordinates are integers in 0..{GRID_MAX}, got ({x!r}, {y!r})")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _quote(text: str) -> str:
-    short = text if len(text) <= _DESCRIBE_TEXT_CHARS else text[:_DESCRIBE_TEXT_CHARS] + "…"
-    return json.dumps(short, ensure_ascii=False)
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(v)
-
 
 _REPR = reprlib.Repr()
 _REPR.maxstring = 60
@@ -498,6 +88,20 @@ def _show(v: Any) -> str:
         return _REPR.repr(v)
     except Exception:  # noqa: BLE001 - the message is best effort and must never mask the parse error
         return f"<{type(v).__name__}>"
+
+
+
+def action_from_dict(data: Mapping[str, Any]) -> Action:
+    """Rebuilds an action stored by ``to_dict``. A malformed record raises ActionParseError."""
+    if not isinstance(data, Mapping):
+        raise ActionParseError("wrong_type", f"a stored action must be an object, got {_show(data)}")
+    viewport = data.get("viewport") or [DEFAULT_WIDTH, DEFAULT_HEIGHT]
+    if not isinstance(viewport, (list, tuple)) or len(viewport) != 2:
+        raise ActionParseError("bad_viewport", f"viewport must be [width, height], got {_show(viewport)}")
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        raise ActionParseError("wrong_type", f"description must be a string, got {_show(description)}")
+    return parse_arguments(data.get("arguments"), viewport[0], viewport[1], description=description)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -653,7 +257,7 @@ def _description(prefix: str) -> str:
             continue
         rest = head[6:].lstrip("*_ \t")
         if rest.startswith(":"):
-            return _one_line(rest[1:].strip("*_ \t"))
+            return one_line(rest[1:].strip("*_ \t"))
     return ""
 
 
@@ -686,7 +290,7 @@ _LEGACY_ALIASES = {
     "done": "terminate", "finish": "terminate", "stop": "terminate", "sleep": "wait", "drag": "left_click_drag",
 }
 _ALLOWED_KEYS: dict[str, frozenset[str]] = {
-    **{k: frozenset({"coordinate"}) for k in _POINTER_KINDS},
+    **{k: frozenset({"coordinate"}) for k in POINTER_KINDS},
     "left_click_drag": frozenset({"coordinate", "coordinate2", "start_coordinate"}),
     "key": frozenset({"keys"}),
     "type": frozenset({"text"}),
@@ -920,7 +524,7 @@ def _build_terminate(args: dict[str, Any], log: _Notes, common: dict[str, Any]) 
 
 
 _BUILDERS: dict[str, _Builder] = {
-    **{k: _build_pointer for k in _POINTER_KINDS},
+    **{k: _build_pointer for k in POINTER_KINDS},
     "left_click_drag": _build_drag,
     "key": _build_key,
     "type": _build_text,
@@ -930,3 +534,4 @@ _BUILDERS: dict[str, _Builder] = {
     "wait": _build_wait,
     "terminate": _build_terminate,
 }
+
