@@ -28,7 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from halo_cli.core.config import BrowserSettings  # noqa: E402
-from halo_cli.core.env.browser import BrowserEnv, Episode  # noqa: E402
+from halo_cli.core.env.browser import BrowserEnv  # noqa: E402
+from halo_cli.core.env.episode import Episode  # noqa: E402
 from halo_cli.core.env.miniwob import StaticServer  # noqa: E402
 from halo_cli.core.env.tasks import Outcome, Task  # noqa: E402
 from halo_cli.core.actions import LeftClick, px_to_grid  # noqa: E402

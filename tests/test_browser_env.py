@@ -18,15 +18,10 @@ from typing import Any, TypeVar
 import pytest
 
 from halo_cli.core.config import BrowserSettings
-from halo_cli.core.env.browser import (
-    BrowserEnv,
-    Episode,
-    RestoreMismatch,
-    StepResult,
-    playwright_key,
-    render_axtree,
-    state_key,
-)
+from halo_cli.core.env.axtree import render_axtree, state_key
+from halo_cli.core.env.browser import BrowserEnv, RestoreMismatch
+from halo_cli.core.env.episode import Episode, StepResult
+from halo_cli.core.env.execute import playwright_key
 from halo_cli.core.env.miniwob import MiniWoBSource, StaticServer
 from halo_cli.core.env.tasks import Outcome, Task
 from halo_cli.core.actions import (

@@ -24,7 +24,8 @@ import pytest
 
 from conftest import SERVED_NAME, require_vllm_env, screenshot_png, tiny_settings
 from halo_cli.core.config import Settings
-from halo_cli.core.env.browser import BrowserEnv, Observation
+from halo_cli.core.env.browser import BrowserEnv
+from halo_cli.core.env.episode import Observation
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.tasks import select_tasks
 from halo_cli.core.policy.server import VLLMServer, free_port

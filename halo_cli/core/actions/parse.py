@@ -5,6 +5,9 @@ untrusted: an exception of any other type would kill a rollout instead of being 
 It accepts the model's own ``Action: ...`` + ``<tool_call>{...}</tool_call>`` reply and the looser forms models
 drift into (a bare arguments object, legacy pixel ``x``/``y``, code fences, a truncated brace, trailing commas),
 and records what it repaired in ``Action.warnings``.
+
+The module is one concept, the parser (text -> JSON object -> validated arguments -> Action), and is kept
+whole so its repair rules read in order.
 """
 
 from __future__ import annotations

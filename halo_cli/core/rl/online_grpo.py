@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from halo_cli.core.config import Settings
-from halo_cli.core.env.browser import BrowserEnv, Episode, RestoreMismatch
+from halo_cli.core.env.browser import BrowserEnv, RestoreMismatch
+from halo_cli.core.env.episode import Episode
 from halo_cli.core.env.tasks import Task
 from halo_cli.core.errors import HaloError, NotFoundError
 from halo_cli.core.fsutil import atomic_dir

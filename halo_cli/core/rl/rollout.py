@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from halo_cli.core.config import Settings
-from halo_cli.core.env.browser import BrowserEnv, Episode, Observation
+from halo_cli.core.env.browser import BrowserEnv
+from halo_cli.core.env.episode import Episode, Observation
 from halo_cli.core.env.tasks import Outcome, Task
 from halo_cli.core.policy.prompts import HistoryStep
 from halo_cli.core.policy.vllm_client import (
