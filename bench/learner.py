@@ -45,7 +45,8 @@ from halo_cli.core.config import Settings, load_settings  # noqa: E402
 from halo_cli.core.actions import Key, LeftClick, Scroll, Terminate, Type  # noqa: E402
 from halo_cli.core.policy.prompts import build_messages  # noqa: E402
 from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
-from halo_cli.core.rl.learner import Group, LoRALearner, _token_logps  # noqa: E402
+from halo_cli.core.rl.groups import Group  # noqa: E402
+from halo_cli.core.rl.learner import LoRALearner, _token_logps  # noqa: E402
 from inbox import GOAL, screenshot  # noqa: E402
 
 REPLIES = (

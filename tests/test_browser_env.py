@@ -17,13 +17,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from halo_cli.core.config import BrowserSettings
-from halo_cli.core.env.axtree import render_axtree, state_key
-from halo_cli.core.env.browser import BrowserEnv, RestoreMismatch
-from halo_cli.core.env.episode import Episode, StepResult
-from halo_cli.core.env.execute import playwright_key
-from halo_cli.core.env.miniwob import MiniWoBSource, StaticServer
-from halo_cli.core.env.tasks import Outcome, Task
 from halo_cli.core.actions import (
     Action,
     Answer,
@@ -41,6 +34,13 @@ from halo_cli.core.actions import (
     Wait,
     px_to_grid,
 )
+from halo_cli.core.config import BrowserSettings
+from halo_cli.core.env.axtree import render_axtree, state_key
+from halo_cli.core.env.browser import BrowserEnv, RestoreMismatch
+from halo_cli.core.env.episode import Episode, StepResult
+from halo_cli.core.env.execute import playwright_key
+from halo_cli.core.env.miniwob import MiniWoBSource, StaticServer
+from halo_cli.core.env.tasks import Outcome, Task
 
 T = TypeVar("T")
 
@@ -488,8 +488,8 @@ def test_fixed_clock_and_time_zone_make_dated_pages_identical(pages: PagesSource
 
 
 def test_clock_and_timezone_settings_are_checked() -> None:
-    from halo_cli.core.errors import ConfigError
     from halo_cli.core.config import load_settings
+    from halo_cli.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="browser.clock: needs a UTC offset"):
         load_settings(overrides={"browser": {"clock": "2024-07-18T09:00:00"}})

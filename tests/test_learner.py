@@ -14,21 +14,16 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import screenshot_png, tiny_settings
 
+from halo_cli.core.actions import LeftClick, Terminate, Type
 from halo_cli.core.config import Settings
 from halo_cli.core.errors import NotFoundError
-from halo_cli.core.actions import LeftClick, Terminate, Type
 from halo_cli.core.policy.prompts import HistoryStep, build_messages, vision_token_count
 from halo_cli.core.policy.vllm_client import Sample, SampleBatch
-from halo_cli.core.rl.learner import (
-    Group,
-    LearnerError,
-    LoRALearner,
-    PromptMismatchError,
-    forced_tokens,
-    split_lora_targets,
-)
-from conftest import screenshot_png, tiny_settings
+from halo_cli.core.rl.groups import Group, LearnerError, PromptMismatchError
+from halo_cli.core.rl.learner import LoRALearner, forced_tokens
+from halo_cli.core.rl.lora import split_lora_targets
 
 REPLIES = (
     LeftClick(x=120, y=340, description="Click the Inbox link").to_tool_call(),

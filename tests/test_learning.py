@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import CURVES
+
 from halo_cli.core.policy.server import VLLMServer
 from halo_cli.core.store import RunStore
 

@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 
 import pytest
 
+from halo_cli.core.actions import Action, Key, LeftClick, Terminate, Type, px_to_grid
 from halo_cli.core.config import BrowserSettings
 from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.episode import Episode, StepResult
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.tasks import Outcome, select_tasks
-from halo_cli.core.actions import Action, Key, LeftClick, Terminate, Type, px_to_grid
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import require_vllm_env
+
 from halo_cli.core.policy.server import free_port, port_in_use
 
 HALO = [sys.executable, "-m", "halo_cli.app"]

@@ -12,7 +12,13 @@ from PIL import Image
 from sqlite_utils import Database
 
 from halo_cli.core.errors import HaloError, NotFoundError
-from halo_cli.core.store import RunStore, StoreError, latest_version, schema, schema_version
+from halo_cli.core.store import (
+    RunStore,
+    StoreError,
+    latest_version,
+    schema,
+    schema_version,
+)
 
 
 def png(seed: int, size: tuple[int, int] = (16, 9)) -> bytes:

@@ -14,22 +14,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import require_vllm_env, screenshot_png
 from PIL import Image
 
-from conftest import require_vllm_env, screenshot_png
 from halo_cli.core.errors import HaloError
+from halo_cli.core.models.load import load_processor
 from halo_cli.core.models.tiny import (
     EOS_TOKEN,
+    LM_FINAL_NORM,
+    LM_NORM_GAIN,
     MANIFEST_NAME,
     PAD_TOKEN,
     QWEN_ADDED_TOKENS,
     QWEN_SPECIAL_TOKENS,
-    LM_FINAL_NORM,
-    LM_NORM_GAIN,
     RECIPE_VERSION,
     build_tiny_model,
     build_tiny_model_info,
-    load_processor,
     load_tiny_model,
     load_tiny_processor,
     read_manifest,
@@ -128,7 +128,11 @@ def test_refuses_a_file_or_a_foreign_folder(tmp_path: Path) -> None:
 
 
 def test_loads_offline_with_the_real_architecture(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from transformers import AutoConfig, AutoModelForImageTextToText, Qwen3VLForConditionalGeneration
+    from transformers import (
+        AutoConfig,
+        AutoModelForImageTextToText,
+        Qwen3VLForConditionalGeneration,
+    )
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = Qwen3VLForConditionalGeneration.from_pretrained(tiny_model_dir, local_files_only=True)

@@ -21,15 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import SERVED_NAME, require_vllm_env, screenshot_png, tiny_settings
+
 from halo_cli.core.config import Settings
 from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.episode import Observation
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.tasks import select_tasks
 from halo_cli.core.policy.server import VLLMServer, free_port
-from halo_cli.core.policy.vllm_client import PolicyServerError, SampleBatch, VLLMPolicyClient
+from halo_cli.core.policy.vllm_client import (
+    PolicyServerError,
+    SampleBatch,
+    VLLMPolicyClient,
+)
 from halo_cli.core.rl.advantages import gigpo_advantages
 from halo_cli.core.rl.learner import LoRALearner
 from halo_cli.core.rl.online_grpo import IterationResult, OnlineGRPOTrainer

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SERVED_NAME, require_vllm_env, screenshot_png, tiny_settings
+
 from halo_cli.core.actions import LeftClick
 from halo_cli.core.policy.constrained import matches, tool_call_regex
 from halo_cli.core.policy.server import VLLMServer, free_port

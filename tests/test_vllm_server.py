@@ -13,9 +13,15 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from conftest import (
+    SERVED_NAME,
+    data_url,
+    require_vllm_env,
+    screenshot_png,
+    tiny_settings,
+)
 from PIL import Image
 
-from conftest import SERVED_NAME, data_url, require_vllm_env, screenshot_png, tiny_settings
 from halo_cli.core.errors import HaloError
 from halo_cli.core.models.tiny import load_tiny_processor
 from halo_cli.core.policy.server import (

@@ -40,7 +40,9 @@ def eval_(
     settings = settings_for(
         ctx, {"env": {"max_steps": max_steps, "sites": sites}, "grpo": {"seed": seed}}, config=config, profile=profile,
     )
-    from halo_cli.core.store import RunStore  # sqlite-utils pulls in numpy: only when a command needs the store
+    from halo_cli.core.store import (
+        RunStore,  # sqlite-utils pulls in numpy: only when a command needs the store
+    )
 
     with RunStore(settings.store.path) as store:
         _evaluate(settings, store, domain, adapter, episodes, temperature, policy_url)
@@ -48,7 +50,13 @@ def eval_(
 
 def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | None, episodes: int,
               temperature: float, policy_url: str | None) -> None:
-    from halo_cli.core.runtime import PolicyRuntime, resolve_adapter, run_dir, run_status, task_sources
+    from halo_cli.core.runtime import (
+        PolicyRuntime,
+        resolve_adapter,
+        run_dir,
+        run_status,
+        task_sources,
+    )
 
     with task_sources(settings, domain, console.print) as (sources, tasks):
         served = resolve_adapter(adapter, store) if adapter else None

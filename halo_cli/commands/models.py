@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from halo_cli.core.models.tiny import build_tiny_model_info, inspect_model_folder
+from halo_cli.core.models.folder import inspect_model_folder
+from halo_cli.core.models.tiny import build_tiny_model_info
 from halo_cli.core.paths import default_tiny_model_dir
 
 app = typer.Typer(

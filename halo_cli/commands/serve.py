@@ -76,7 +76,9 @@ def serve(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        from halo_cli.core.runtime import ensure_local_model  # heavy imports only when serving
+        from halo_cli.core.runtime import (
+            ensure_local_model,  # heavy imports only when serving
+        )
 
         ensure_local_model(settings, console.print)
         server.start()

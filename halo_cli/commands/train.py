@@ -10,8 +10,20 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from halo_cli.commands._common import drop_none, progress_bar, root_options, server_progress, settings_for
-from halo_cli.core.config import Settings, deep_merge, overrides_from_pairs, settings_from_dict, settings_to_dict
+from halo_cli.commands._common import (
+    drop_none,
+    progress_bar,
+    root_options,
+    server_progress,
+    settings_for,
+)
+from halo_cli.core.config import (
+    Settings,
+    deep_merge,
+    overrides_from_pairs,
+    settings_from_dict,
+    settings_to_dict,
+)
 from halo_cli.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -68,7 +80,9 @@ def grpo(
         "env": {"max_steps": max_steps, "sites": sites},
         "lora": {"rank": lora_rank},
     })
-    from halo_cli.core.store import RunStore  # sqlite-utils pulls in numpy: only when a command needs the store
+    from halo_cli.core.store import (
+        RunStore,  # sqlite-utils pulls in numpy: only when a command needs the store
+    )
 
     if resume is not None:
         probe = settings_for(ctx, config=config, profile=profile)

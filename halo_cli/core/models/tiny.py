@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.util
 import json
 import os
-import random
 import shutil
 import tempfile
 import time
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from halo_cli.core.errors import HaloError, NotFoundError
 from halo_cli.core.fsutil import atomic_dir
+from halo_cli.core.models.tiny_corpus import training_corpus
 
 if TYPE_CHECKING:  # heavy imports stay lazy: the CLI must start fast
     import torch
@@ -167,238 +166,17 @@ class TinyModelError(HaloError):
     """The tiny model cannot be built or loaded where asked (the folder is a file, foreign, not writable...)."""
 
 
-# --------------------------------------------------------------------------------------------------- corpus
-
-_VERBS = (
-    "click", "open", "close", "select", "choose", "type", "enter", "search", "find", "scroll", "press", "go",
-    "navigate", "book", "buy", "add", "remove", "delete", "send", "reply", "forward", "archive", "compose",
-    "schedule", "create", "edit", "update", "save", "submit", "sign", "log", "filter", "sort", "check", "uncheck",
-    "expand", "collapse", "drag", "drop", "move", "hover", "copy", "paste", "clear", "confirm", "cancel", "view",
-    "show", "hide", "download", "upload", "share", "rate", "review", "compare", "apply", "reserve", "order",
-)
-_NOUNS = (
-    "button", "link", "menu", "tab", "page", "form", "field", "input", "box", "list", "item", "option", "dialog",
-    "window", "panel", "header", "footer", "sidebar", "toolbar", "icon", "image", "card", "row", "column", "table",
-    "cell", "label", "title", "name", "email", "message", "inbox", "draft", "folder", "calendar", "event",
-    "meeting", "invite", "date", "time", "day", "week", "month", "year", "price", "cart", "checkout", "order",
-    "product", "listing", "home", "house", "apartment", "bedroom", "bathroom", "address", "city", "account",
-    "profile", "settings", "password", "username", "notification", "filter", "result", "results", "query",
-    "review", "rating", "seller", "shipping", "payment", "subject", "body", "recipient", "attachment", "contact",
-    "search bar", "dropdown", "checkbox", "radio button", "text box", "submit button", "navigation bar",
-)
-_ADJECTIVES = (
-    "first", "second", "third", "last", "next", "previous", "new", "old", "red", "blue", "green", "large", "small",
-    "cheapest", "latest", "unread", "starred", "important", "top", "bottom", "left", "right", "main", "primary",
-    "secondary", "empty", "selected", "visible", "hidden", "open", "closed", "available", "free", "busy", "weekly",
-)
-_NAMES = (
-    "Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "Isabel", "James", "Kate", "Liam", "Maria",
-    "Noah", "Olivia", "Peter", "Sophia", "Thomas", "Zoe", "Chen", "Priya", "Ahmed", "Yuki", "Lucas",
-)
-_PLACES = (
-    "San Francisco", "New York", "Seattle", "Austin", "Boston", "Chicago", "Denver", "Miami", "Portland",
-    "Los Angeles", "London", "Paris", "Berlin", "Tokyo", "Toronto", "Sydney",
-)
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
-    "December",
-)
-_UI_LABELS = (
-    "Sign in", "Log in", "Sign out", "Search", "Submit", "Send", "Cancel", "OK", "Save", "Next", "Back", "Continue",
-    "Add to cart", "Buy now", "Checkout", "Reply", "Forward", "Compose", "Inbox", "Sent", "Drafts", "Archive",
-    "Settings", "More", "Close", "Delete", "Edit", "Apply", "Filters", "Sort by", "Price", "Beds", "Baths",
-    "Schedule a tour", "Contact agent", "New event", "Save changes", "Today", "Month", "Week", "Day",
-)
-_HTML_TAGS = (
-    "div", "span", "a", "button", "input", "form", "label", "ul", "li", "img", "nav", "header", "footer",
-    "section", "main", "select", "option", "textarea", "table", "tr", "td", "h1", "h2", "p",
-)
-_HTML_ATTRS = ("class", "id", "href", "type", "name", "value", "placeholder", "aria-label", "role", "title", "alt")
-_ROLES = (
-    "button", "link", "textbox", "combobox", "checkbox", "radio", "menuitem", "tab", "heading", "img", "listitem",
-    "searchbox", "option", "dialog", "navigation", "main", "StaticText", "generic", "gridcell", "row",
-)
-_KEYS = (
-    "Enter", "Tab", "Escape", "Backspace", "Delete", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "PageDown",
-    "PageUp", "Home", "End", "ctrl", "shift", "alt", "a", "c", "v", "f", "l", "t",
-)
-_ACTIONS = (
-    "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click", "double_click",
-    "triple_click", "scroll", "hscroll", "wait", "terminate", "answer",
-)
-# Everyday words of web pages (product titles, listings, mail bodies, event names), for plain-text content.
-_WORDS = (
-    "the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "from", "by", "about", "as",
-    "is", "are", "was", "were", "be", "been", "has", "have", "had", "do", "does", "did", "will", "would", "can",
-    "could", "should", "may", "might", "must", "this", "that", "these", "those", "it", "its", "you", "your", "we",
-    "our", "they", "their", "he", "she", "his", "her", "my", "me", "us", "them", "who", "what", "when", "where",
-    "which", "why", "how", "all", "any", "each", "every", "some", "many", "more", "most", "other", "such", "only",
-    "own", "same", "than", "too", "very", "just", "also", "not", "no", "yes", "here", "there", "now", "then",
-    "again", "always", "never", "often", "today", "tomorrow", "yesterday", "morning", "afternoon", "evening",
-    "night", "please", "thanks", "thank", "hello", "hi", "dear", "regards", "best", "sincerely", "team", "project",
-    "report", "update", "question", "answer", "information", "details", "note", "notes", "reminder", "request",
-    "proposal", "budget", "invoice", "receipt", "travel", "flight", "hotel", "trip", "vacation", "lunch", "dinner",
-    "coffee", "party", "birthday", "conference", "interview", "deadline", "launch", "sale", "discount", "offer",
-    "deal", "free", "delivery", "stock", "brand", "color", "size", "weight", "quantity", "total", "subtotal", "tax",
-    "fee", "cost", "rent", "mortgage", "sqft", "square", "feet", "garage", "garden", "pool", "kitchen", "living",
-    "room", "floor", "building", "street", "avenue", "road", "lane", "drive", "park", "station", "school",
-    "downtown", "neighborhood", "nearby", "location", "map", "phone", "number", "code", "zip", "state", "country",
-    "headphones", "laptop", "keyboard", "mouse", "monitor", "camera", "charger", "cable", "speaker", "watch",
-    "shoes", "shirt", "jacket", "backpack", "bottle", "lamp", "chair", "desk", "book", "notebook", "pen",
-    "wireless", "bluetooth", "portable", "waterproof", "stainless", "steel", "cotton", "leather", "black", "white",
-    "gray", "silver", "gold", "pink", "purple", "orange", "yellow", "brown", "organic", "fresh", "premium",
-    "classic", "modern", "vintage", "compact", "lightweight", "durable", "comfortable", "beautiful", "spacious",
-    "bright", "quiet", "cozy", "renovated", "furnished", "pet", "friendly", "parking", "included", "utilities",
-    "stars", "reviews", "customer", "customers", "verified", "purchase", "returns", "warranty", "guarantee",
-    "online", "website", "page", "click", "learn", "read", "write", "call", "visit", "join",
-    "start", "stop", "finish", "complete", "done", "pending", "confirmed", "cancelled", "success", "failure",
-    "error", "warning", "loading", "wait", "try", "later", "welcome", "back", "good", "great",
-    "excellent", "new", "used", "refurbished", "original", "official", "public", "private", "shared", "recent",
-    "popular", "recommended", "featured", "trending", "similar", "related", "sponsored", "advertisement",
-)
-_COMPUTER_USE_DESCRIPTION = (
-    "Use a mouse and keyboard to interact with a computer, and take screenshots.\n"
-    "* This is an interface to a desktop GUI. You do not have access to a terminal or applications menu.\n"
-    "* Some applications may take time to start or process actions, so you may need to wait and take successive "
-    "screenshots to see the results of your actions.\n"
-    "* The screen's resolution is 1000x1000.\n"
-    "* Whenever you intend to move the cursor to click on an element like an icon, you should consult a screenshot "
-    "to determine the coordinates of the element before moving the cursor.\n"
-    "* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element."
-)
-
-
-def _phrase(rng: random.Random) -> str:
-    verb = rng.choice(_VERBS)
-    adjective = rng.choice(_ADJECTIVES)
-    noun = rng.choice(_NOUNS)
-    label = rng.choice(_UI_LABELS)
-    patterns = (
-        f"{verb.capitalize()} the {adjective} {noun}.",
-        f'{verb.capitalize()} the "{label}" {noun}.',
-        f"{verb.capitalize()} the {noun} from {rng.choice(_NAMES)} and {rng.choice(_VERBS)} it.",
-        f"Find a {rng.randint(1, 5)} bedroom apartment in {rng.choice(_PLACES)} under ${rng.randint(500, 9000)}.",
-        f"Schedule a meeting with {rng.choice(_NAMES)} on {rng.choice(_WEEKDAYS)}, {rng.choice(_MONTHS)} "
-        f"{rng.randint(1, 28)} at {rng.randint(1, 12)}:{rng.choice(('00', '15', '30', '45'))} pm.",
-        f"Send an email to {rng.choice(_NAMES).lower()}@example.com with the subject \"{label}\".",
-        f"Add the {adjective} {noun} to the cart and proceed to checkout.",
-        f"Search for \"{rng.choice(_NOUNS)} {rng.choice(_NOUNS)}\" and open the {adjective} result.",
-        f"The {noun} is {adjective}; I need to {verb} the {rng.choice(_NOUNS)} next.",
-    )
-    return rng.choice(patterns)
-
-
-def _prose(rng: random.Random) -> str:
-    words = [rng.choice(_WORDS) for _ in range(rng.randint(6, 18))]
-    if rng.random() < 0.5:
-        words.insert(rng.randrange(len(words)), rng.choice(_NAMES + _PLACES + _MONTHS + _WEEKDAYS))
-    if rng.random() < 0.3:
-        words.insert(rng.randrange(len(words)), f"${rng.randint(1, 999)}.{rng.randint(0, 99):02d}")
-    return " ".join(words).capitalize() + rng.choice((".", ".", "!", "?", ":"))
-
-
-def _html(rng: random.Random) -> str:
-    tag = rng.choice(_HTML_TAGS)
-    attrs = " ".join(
-        f'{rng.choice(_HTML_ATTRS)}="{rng.choice(_NOUNS).replace(" ", "-")}-{rng.randint(0, 99)}"'
-        for _ in range(rng.randint(1, 3))
-    )
-    return f"<{tag} {attrs}>{rng.choice(_UI_LABELS)}</{tag}>"
-
-
-def _axtree_line(rng: random.Random) -> str:
-    return f"[{rng.randint(1, 400)}] {rng.choice(_ROLES)} '{rng.choice(_UI_LABELS)}'"
-
-
-def _tool_arguments(rng: random.Random) -> dict[str, Any]:
-    action = rng.choice(_ACTIONS)
-    args: dict[str, Any] = {"action": action}
-    if action in ("left_click", "right_click", "middle_click", "double_click", "triple_click", "mouse_move",
-                  "left_click_drag"):
-        args["coordinate"] = [rng.randint(0, 999), rng.randint(0, 999)]
-    elif action == "type":
-        args["text"] = rng.choice((_phrase(rng), rng.choice(_NAMES), rng.choice(_PLACES), rng.choice(_UI_LABELS)))
-    elif action == "key":
-        args["keys"] = rng.sample(_KEYS, rng.randint(1, 2))
-    elif action in ("scroll", "hscroll"):
-        args["pixels"] = rng.choice((-1, 1)) * rng.randint(1, 10) * 100
-    elif action == "wait":
-        args["time"] = rng.randint(1, 5)
-    elif action == "terminate":
-        args["status"] = rng.choice(("success", "failure"))
-    elif action == "answer":
-        args["text"] = rng.choice(_UI_LABELS)
-    return args
-
-
-def _tool_call_turn(rng: random.Random) -> str:
-    args = _tool_arguments(rng)
-    call = json.dumps({"name": "computer_use", "arguments": args})
-    thought = _phrase(rng)
-    return f"Action: {thought}\n<tool_call>\n{call}\n</tool_call>"
-
-
-def _tools_json() -> str:
-    tool = {
-        "type": "function",
-        "function": {
-            "name": "computer_use",
-            "description": _COMPUTER_USE_DESCRIPTION,
-            "parameters": {
-                "type": "object",
-                "required": ["action"],
-                "properties": {
-                    "action": {"type": "string", "enum": list(_ACTIONS), "description": "The action to perform."},
-                    "keys": {"type": "array", "description": "Required only by `action=key`."},
-                    "text": {"type": "string", "description": "Required only by `action=type` and `action=answer`."},
-                    "coordinate": {"type": "array", "description": "(x, y): the pixel to move the mouse to."},
-                    "pixels": {"type": "number", "description": "The amount of scrolling to perform."},
-                    "time": {"type": "number", "description": "The seconds to wait."},
-                    "status": {"type": "string", "enum": ["success", "failure"],
-                               "description": "The status of the task."},
-                },
-            },
-        },
-    }
-    return json.dumps(tool)
-
-
-def training_corpus() -> list[str]:
-    """The tokenizer's training text, generated here so every Python version and machine gets the same one."""
-    rng = random.Random(CORPUS_SEED)
-    template = CHAT_TEMPLATE_PATH.read_text(encoding="utf-8")
-    texts = [template, _tools_json(), _COMPUTER_USE_DESCRIPTION]
-    for _ in range(4000):
-        kind = rng.randrange(7)
-        if kind == 6:
-            texts.append(" ".join(_prose(rng) for _ in range(rng.randint(1, 5))))
-        elif kind == 0:
-            texts.append(" ".join(_phrase(rng) for _ in range(rng.randint(1, 4))))
-        elif kind == 1:
-            texts.append("\n".join(_html(rng) for _ in range(rng.randint(1, 5))))
-        elif kind == 2:
-            texts.append("\n".join(_axtree_line(rng) for _ in range(rng.randint(2, 8))))
-        elif kind == 3:
-            texts.append(_tool_call_turn(rng))
-        elif kind == 4:
-            goal = _phrase(rng)
-            history = "\n".join(f"Step {i + 1}: {_phrase(rng)}" for i in range(rng.randint(0, 3)))
-            texts.append(
-                f"The user query: {goal}\nTask progress (You have done the following operation on the current "
-                f"device):\n{history}\n"
-            )
-        else:
-            texts.append(json.dumps({"name": "computer_use", "arguments": _tool_arguments(rng)}))
-    return texts
-
-
-# ------------------------------------------------------------------------------------------------ tokenizer
-
-
 def build_tokenizer() -> "PreTrainedTokenizerBase":
     """A Qwen2 tokenizer (transformers' class, so vLLM and the learner load it as Qwen's own) over our BPE."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
     from tokenizers.models import BPE
     from transformers import Qwen2Tokenizer
 
@@ -417,7 +195,8 @@ def build_tokenizer() -> "PreTrainedTokenizerBase":
         special_tokens=[],
         show_progress=False,
     )
-    bpe.train_from_iterator(training_corpus(), trainer=trainer)
+    corpus = training_corpus(CORPUS_SEED, CHAT_TEMPLATE_PATH.read_text(encoding="utf-8"))
+    bpe.train_from_iterator(corpus, trainer=trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in model["merges"]]
 
@@ -592,25 +371,13 @@ def _build_lock(out_dir: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def quiet_progress_bars() -> Iterator[None]:
-    """transformers draws a 'Writing model shards' bar on stderr; the CLI shows its own status instead."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
 def _write_build(tmp: Path, seed: int) -> int:
     """Writes every file of the model into `tmp`; returns the parameter count."""
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, seed)
     num_parameters = sum(p.numel() for p in model.parameters())
+    from halo_cli.core.models.load import quiet_progress_bars
+
     with quiet_progress_bars():
         model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
@@ -673,94 +440,9 @@ def tiny_model_info(path: Path) -> TinyModelInfo:
     return _info(path, built=False, seconds=0.0)
 
 
-# ---------------------------------------------------------------------------------------------------- loading
-
-
-def _torchvision_usable() -> bool:
-    """Whether transformers can build torchvision-backed processors here (the vLLM env: yes; the learner: no)."""
-    if importlib.util.find_spec("torchvision") is None:
-        return False
-    from transformers.utils import is_torchvision_available
-
-    return bool(is_torchvision_available())
-
-
-def _image_only_processor_class() -> type:
-    """Qwen3VLProcessor without its video half, for environments without torchvision.
-
-    Qwen3VLProcessor.__init__ always passes a video processor on to ProcessorMixin, which requires a
-    VideoProcessorMixin (a torchvision class). This subclass's signature names only the image processor and the
-    tokenizer, so `from_pretrained` loads just those two (the image one on its PIL backend), and a shim between
-    Qwen3VLProcessor and ProcessorMixin in the MRO drops the video argument. Images, text and chat templates then
-    behave exactly as with the full processor; videos are not supported.
-    """
-    from transformers import Qwen3VLProcessor
-    from transformers.processing_utils import ProcessorMixin
-
-    class _DropVideoProcessor(ProcessorMixin):
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None, video_processor: Any = None,
-                     **kwargs: Any) -> None:
-            ProcessorMixin.__init__(self, image_processor, tokenizer, **kwargs)
-
-    class Qwen3VLImageProcessorOnly(Qwen3VLProcessor, _DropVideoProcessor):
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None,
-                     **kwargs: Any) -> None:
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-        def save_pretrained(self, *args: Any, **kwargs: Any) -> Any:
-            # It would save a processor without its video half, which vLLM's AutoProcessor cannot load.
-            raise NotImplementedError(
-                "an image-only Qwen3-VL processor cannot be saved; copy the base model's processor files instead"
-            )
-
-    return Qwen3VLImageProcessorOnly
-
-
-_IMAGE_ONLY_CLASS: type | None = None
-
-
-def _model_type(path: Path) -> str | None:
-    try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError):
-        return None
-
-
-def load_processor(path: str | Path, *, local_files_only: bool | None = None) -> "ProcessorMixin":
-    """The model's processor (tokenizer + image processor + chat template), also where torchvision is absent.
-
-    With torchvision (the vLLM env, GPU machines) this is `AutoProcessor`. Without it, a Qwen3-VL model gets an
-    image-only Qwen3VLProcessor (see `_image_only_processor_class`), which tokenizes and pre-processes images
-    exactly like the full one. `local_files_only` defaults to True for a local folder.
-    """
-    global _IMAGE_ONLY_CLASS
-    from transformers import AutoProcessor
-
-    local = Path(str(path)).expanduser()
-    is_local = local.is_dir()
-    # A Path, or a string that is not a hub id (`org/name`), means a folder: say so rather than ask the hub.
-    meant_local = isinstance(path, Path) or str(path).startswith(("/", ".", "~")) or str(path).count("/") > 1
-    if local_files_only is None:
-        local_files_only = is_local
-    if (local_files_only or meant_local) and not is_local:
-        raise NotFoundError(f"model folder not found: {path}")
-    source = str(local) if is_local else str(path)
-    if _torchvision_usable():
-        return AutoProcessor.from_pretrained(source, local_files_only=local_files_only)
-    model_type = _model_type(local) if is_local else None
-    if model_type is None and not is_local:
-        from transformers import AutoConfig
-
-        model_type = AutoConfig.from_pretrained(source, local_files_only=local_files_only).model_type
-    if model_type in ("qwen3_vl", "qwen3_vl_moe"):
-        if _IMAGE_ONLY_CLASS is None:
-            _IMAGE_ONLY_CLASS = _image_only_processor_class()
-        return _IMAGE_ONLY_CLASS.from_pretrained(source, local_files_only=local_files_only)
-    return AutoProcessor.from_pretrained(source, local_files_only=local_files_only)
-
-
 def load_tiny_processor(path: Path | None = None) -> "ProcessorMixin":
     """The tiny model's processor, strictly offline."""
+    from halo_cli.core.models.load import load_processor
     from halo_cli.core.paths import default_tiny_model_dir
 
     return load_processor(Path(path) if path is not None else default_tiny_model_dir(), local_files_only=True)
@@ -778,85 +460,4 @@ def load_tiny_model(path: Path | None = None, *, dtype: "torch.dtype | None" = N
         raise NotFoundError(f"no tiny-model build in {folder} (build one with `halo models build-tiny`)")
     return Qwen3VLForConditionalGeneration.from_pretrained(
         folder, local_files_only=True, dtype=dtype or torch.float32
-    )
-
-
-# ---------------------------------------------------------------------------------------------- inspection
-
-
-@dataclass(frozen=True)
-class ModelFolderInfo:
-    """What a model folder holds, read from its JSON and safetensors headers only (no torch, no weights)."""
-
-    path: Path
-    architecture: str | None
-    model_type: str | None
-    num_parameters: int
-    size_bytes: int
-    dtype: str | None
-    text: dict[str, Any]
-    vision: dict[str, Any]
-    vocab_size: int | None
-    tokenizer_tokens: int | None
-    has_chat_template: bool
-    tiny_manifest: dict[str, Any] | None
-
-
-def _safetensors_parameters(path: Path) -> int:
-    """Sums tensor sizes from a safetensors header (8-byte length + JSON), so huge checkpoints cost nothing."""
-    with path.open("rb") as f:
-        length = int.from_bytes(f.read(8), "little")
-        if not 0 < length < 100_000_000:
-            raise ValueError(f"{path.name} is not a safetensors file")
-        header = json.loads(f.read(length))
-    total = 0
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        count = 1
-        for dim in entry["shape"]:
-            count *= int(dim)
-        total += count
-    return total
-
-
-def inspect_model_folder(path: Path) -> ModelFolderInfo:
-    """Describes a Hugging Face model folder (ours or a downloaded one); NotFoundError if it is not one."""
-    path = Path(path).expanduser().absolute()
-    if not path.is_dir():
-        raise NotFoundError(f"model folder not found: {path}")
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NotFoundError(f"{path} has no config.json: not a model folder") from None
-    except ValueError as e:
-        raise TinyModelError(f"{path / 'config.json'} is not valid JSON: {e}") from None
-    params = 0
-    try:
-        for weights in sorted(path.glob("*.safetensors")):
-            params += _safetensors_parameters(weights)
-    except (OSError, ValueError, KeyError) as e:
-        raise TinyModelError(f"cannot read the weights in {path}: {e}") from None
-    tokens: int | None = None
-    try:
-        tok = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))
-        ids = set(tok.get("model", {}).get("vocab", {}).values()) | {t["id"] for t in tok.get("added_tokens", [])}
-        tokens = len(ids)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    text = config.get("text_config") or {k: config[k] for k in ("hidden_size", "num_hidden_layers") if k in config}
-    architectures = config.get("architectures") or [None]
-    return ModelFolderInfo(
-        path=path,
-        architecture=architectures[0],
-        model_type=config.get("model_type"),
-        num_parameters=params,
-        size_bytes=sum(p.stat().st_size for p in path.iterdir() if p.is_file()),
-        dtype=config.get("dtype") or config.get("torch_dtype") or text.get("dtype"),
-        text=text,
-        vision=config.get("vision_config") or {},
-        vocab_size=text.get("vocab_size", config.get("vocab_size")),
-        tokenizer_tokens=tokens,
-        has_chat_template=(path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file(),
-        tiny_manifest=read_manifest(path),
     )

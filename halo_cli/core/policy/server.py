@@ -26,7 +26,8 @@ from typing import Callable
 import httpx
 
 from halo_cli.core.config import Settings
-from halo_cli.core.errors import ConfigError, HaloError, NotFoundError
+from halo_cli.core.errors import ConfigError, HaloError
+from halo_cli.core.models.location import locate_model
 
 ProgressCallback = Callable[[float, str], None]
 """Called while waiting for the server: (seconds elapsed, last line of its log)."""
@@ -90,15 +91,6 @@ def process_group_members(pgid: int) -> list[int]:
     return members
 
 
-def _is_local_model(name: str) -> bool:
-    return Path(name).expanduser().is_dir()
-
-
-def _looks_like_path(name: str) -> bool:
-    """Hub ids are `org/name`; anything else with a slash, or starting like a path, is meant as a folder."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1
-
-
 # Strong references: a server nobody holds any more is still a running process that must be stopped at exit.
 _LIVE: "set[VLLMServer]" = set()
 
@@ -153,8 +145,7 @@ class VLLMServer:
 
     def model_arg(self) -> str:
         """The `--model` value: an absolute path for a local folder (the server's cwd is not ours), else the id."""
-        name = self.settings.model.name
-        return str(Path(name).expanduser().absolute()) if _is_local_model(name) else name
+        return locate_model(self.settings.model.name).source
 
     def command(self) -> list[str]:
         s = self.settings
@@ -199,7 +190,7 @@ class VLLMServer:
             "DO_NOT_TRACK": "1",
             "PYTHONUNBUFFERED": "1",  # the log file is our only view of startup progress
         })
-        if _is_local_model(self.settings.model.name):
+        if locate_model(self.settings.model.name).local:
             env["HF_HUB_OFFLINE"] = "1"
             env["TRANSFORMERS_OFFLINE"] = "1"
         if self.settings.vllm.cpu:
@@ -219,9 +210,7 @@ class VLLMServer:
         python = self.settings.vllm.python
         if not Path(python).is_file():
             raise ConfigError(f"vllm.python {python} not found; install the vLLM environment with scripts/install.sh")
-        name = self.settings.model.name
-        if not _is_local_model(name) and (_looks_like_path(name) or Path(name).expanduser().exists()):
-            raise NotFoundError(f"model folder not found: {name}")
+        locate_model(self.settings.model.name)  # a folder that was meant but is missing fails here, not in vLLM
         if port_in_use(self.host, self.port):
             raise PortInUseError(
                 f"port {self.port} on {self.host} is already in use (another server running?); "

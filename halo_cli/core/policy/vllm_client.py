@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import openai
 
-from halo_cli.core.errors import HaloError
 from halo_cli.core.actions import Action, ActionParseError, parse_action
+from halo_cli.core.errors import HaloError
 from halo_cli.core.policy.constrained import tool_call_regex
-from halo_cli.core.policy.prompts import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, HistoryStep, build_messages
+from halo_cli.core.policy.prompts import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    HistoryStep,
+    build_messages,
+)
 
 if TYPE_CHECKING:
     from halo_cli.core.config import Settings

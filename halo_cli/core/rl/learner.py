@@ -30,83 +30,30 @@ import json
 import math
 import random
 import time
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from halo_cli.core.config import GRPOSettings, LoraSettings, ModelSettings
-from halo_cli.core.errors import HaloError, NotFoundError
+from halo_cli.core.errors import NotFoundError
 from halo_cli.core.fsutil import atomic_dir
 from halo_cli.core.policy.prompts import to_processor_messages
+from halo_cli.core.rl.groups import Group, LearnerError, PromptMismatchError
+from halo_cli.core.rl.lora import attach_lora, default_device, resolve_dtype
 from halo_cli.core.rl.loss import dr_grpo_loss
 
 if TYPE_CHECKING:
-    from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
+    from transformers import BatchFeature, ProcessorMixin
 
     from halo_cli.core.config import Settings
-    from halo_cli.core.policy.vllm_client import SampleBatch
 
-# Path components that put a module inside a vision tower (Qwen-VL: `model.visual`; LLaVA-style: the others).
-VISION_TOWER_PARTS: frozenset[str] = frozenset({"visual", "vision_tower", "vision_model"})
 # A grammar-masked log-prob above -FORCED_ATOL (probability > 0.9999) means the grammar forced the token.
 FORCED_ATOL = 1e-4
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
 _STATE_VERSION = 1
-
-
-class LearnerError(HaloError):
-    """The learner cannot do what was asked: bad LoRA targets, malformed groups, unreadable state."""
-
-
-class PromptMismatchError(LearnerError):
-    """The learner's tokenisation of a prompt differs from the prompt vLLM sampled from.
-
-    Training on it would compute log-probs and gradients for a sequence the policy never saw. It means the two
-    sides build prompts differently (chat template, image size bounds, processor version), which no retry fixes.
-    """
-
-
-class SampleLike(Protocol):
-    """What the learner needs from a sample (``vllm_client.Sample`` has it)."""
-
-    @property
-    def token_ids(self) -> Sequence[int]: ...
-
-    @property
-    def logprobs(self) -> Sequence[float]: ...
-
-
-@dataclass(frozen=True)
-class Group:
-    """Completions sampled from one prompt, with their advantages: the learner's unit of work.
-
-    ``messages`` are the OpenAI messages sent to vLLM (``build_messages``). ``samples[i].logprobs`` are vLLM's
-    sampling log-probs of ``samples[i].token_ids`` (the behaviour policy of the PPO ratio); a sample without them,
-    or any sample under ``grpo.constrained_sampling``, is trained on-policy (ratio 1 against the learner's own
-    log-probs). ``prompt_token_ids``, when vLLM reported them, are checked against the learner's.
-    """
-
-    messages: Sequence[Mapping[str, Any]]
-    samples: Sequence[SampleLike]
-    advantages: Sequence[float]
-    prompt_token_ids: Sequence[int] | None = None
-
-    @classmethod
-    def from_batch(
-        cls, batch: "SampleBatch", advantages: Sequence[float], indices: Sequence[int] | None = None
-    ) -> "Group":
-        """A group from one vLLM request; ``indices`` picks the samples to train on (default: all)."""
-        picked = list(range(len(batch.samples))) if indices is None else list(indices)
-        if len(advantages) != len(picked):
-            raise LearnerError(f"{len(advantages)} advantages for {len(picked)} samples")
-        return cls(
-            messages=batch.messages, samples=[batch.samples[i] for i in picked], advantages=list(advantages),
-            prompt_token_ids=batch.prompt_token_ids,
-        )
 
 
 @dataclass(frozen=True)
@@ -156,92 +103,6 @@ class _Prepared:
     @property
     def prompt_len(self) -> int:
         return int(self.prompt["input_ids"].shape[1])
-
-
-# --------------------------------------------------------------------------------------------------- helpers
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
-def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on CUDA (what vLLM serves in), fp32 on CPU (bf16 matmuls there are slow to train and lossy)."""
-    if setting == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    table = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
-    if setting not in table:
-        raise LearnerError(f"unknown model dtype {setting!r} (auto, bfloat16, float16 or float32)")
-    return table[setting]
-
-
-def in_vision_tower(name: str) -> bool:
-    return any(part in VISION_TOWER_PARTS for part in name.split("."))
-
-
-def _matches(name: str, target: str) -> bool:
-    """peft's rule for a list of target names: the full module name, or its dotted suffix."""
-    return name == target or name.endswith("." + target)
-
-
-def split_lora_targets(module_names: Iterable[str], targets: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(language-model modules the targets resolve to, vision-tower modules to exclude from them).
-
-    A target that resolves only inside the vision tower (``qkv``, ``attn.proj``, ``linear_fc1`` on Qwen3-VL) is
-    refused: vLLM would ignore it. A name shared by both towers keeps its language-model modules; the vision ones
-    go to peft's ``exclude_modules``.
-    """
-    names = list(module_names)
-    language: set[str] = set()
-    vision: set[str] = set()
-    for target in targets:
-        hits = [n for n in names if _matches(n, target)]
-        if not hits:
-            raise LearnerError(f"LoRA target {target!r} matches no module of the model")
-        lm_hits = [n for n in hits if not in_vision_tower(n)]
-        vis_hits = [n for n in hits if in_vision_tower(n)]
-        if not lm_hits:
-            raise LearnerError(
-                f"LoRA target {target!r} is inside the vision tower ({vis_hits[0]}"
-                f"{f' and {len(vis_hits) - 1} more' if len(vis_hits) > 1 else ''}): vLLM ignores LoRA there, so the "
-                "served policy would differ from the trained one; target language-model projections only"
-            )
-        language.update(lm_hits)
-        vision.update(vis_hits)
-    return sorted(language), sorted(vision)
-
-
-def _is_local(name: str) -> bool:
-    return Path(name).expanduser().is_dir()
-
-
-def _meant_local(name: str) -> bool:
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1
-
-
-def load_base_model(
-    name: str, dtype: torch.dtype, device: torch.device, *, trust_remote_code: bool = False
-) -> "PreTrainedModel":
-    """The base VLM with transformers (``AutoModelForImageTextToText``: Qwen3-VL resolves to
-    ``Qwen3VLForConditionalGeneration``), offline when ``name`` is a local folder."""
-    from transformers import AutoModelForImageTextToText
-
-    local = _is_local(name)
-    if not local and _meant_local(name):
-        raise NotFoundError(f"model folder not found: {name}")
-    source = str(Path(name).expanduser().absolute()) if local else name
-    kwargs: dict[str, Any] = dict(dtype=dtype, local_files_only=local, trust_remote_code=trust_remote_code)
-    if device.type == "cuda":
-        # Straight onto the GPU, shard by shard: no full copy of an 8B model in host RAM first.
-        kwargs["device_map"] = {"": device.index if device.index is not None else torch.cuda.current_device()}
-    from halo_cli.core.models.tiny import quiet_progress_bars
-
-    try:
-        with quiet_progress_bars():  # the CLI shows its own progress; tqdm bars would garble it
-            model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
-    except OSError as e:
-        raise NotFoundError(f"cannot load model {name}: {e}") from None
-    return model.to(device) if device.type != "cuda" else model
 
 
 def _rng_state() -> dict[str, Any]:
@@ -304,9 +165,7 @@ class LoRALearner:
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        from peft import LoraConfig, get_peft_model
-
-        from halo_cli.core.models.tiny import load_processor
+        from halo_cli.core.models.load import load_base_model, load_processor
 
         self.model_settings = model
         self.lora_settings = lora
@@ -315,21 +174,7 @@ class LoRALearner:
         self.dtype = dtype or resolve_dtype(model.dtype, self.device)
         self.processor: ProcessorMixin = load_processor(model.name)
         base = load_base_model(model.name, self.dtype, self.device, trust_remote_code=model.trust_remote_code)
-        _, exclude = split_lora_targets((n for n, _ in base.named_modules()), lora.target_modules)
-        config = LoraConfig(
-            r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules),
-            exclude_modules=exclude or None, bias="none", task_type="CAUSAL_LM",
-        )
-        # LoRA A matrices are random: seed them from the run's seed without disturbing the caller's RNG streams.
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), warnings.catch_warnings():
-            # peft calls transformers' deprecated is_gradient_checkpointing; not ours to fix, not the user's to see
-            warnings.simplefilter("ignore", FutureWarning)
-            torch.manual_seed(grpo.seed)
-            self.model = get_peft_model(base, config)
-        wrapped_vision = [n for n, _ in self.model.named_modules() if n.endswith(".lora_A") and in_vision_tower(n)]
-        if wrapped_vision:  # split_lora_targets should make this impossible; vLLM would silently ignore them
-            raise LearnerError(f"LoRA ended up in the vision tower: {wrapped_vision[:3]}")
+        self.model = attach_lora(base, lora, grpo.seed, self.device)
         self.model.eval()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=grpo.lr, weight_decay=grpo.weight_decay)

@@ -44,7 +44,8 @@ from halo_cli.core.rl.advantages import (
     gigpo_advantages,
     grpo_advantages,
 )
-from halo_cli.core.rl.learner import Group, LoRALearner, UpdateStats
+from halo_cli.core.rl.groups import Group
+from halo_cli.core.rl.learner import LoRALearner, UpdateStats
 from halo_cli.core.rl.progress import DenseRewardCalculator
 from halo_cli.core.rl.rollout import (
     EpisodeRecord,

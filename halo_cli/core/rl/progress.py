@@ -41,7 +41,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from halo_cli.core.config import RewardSettings, Settings
 from halo_cli.core.env.axtree import LINE_HEAD, canonical_axtree, state_key
