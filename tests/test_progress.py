@@ -8,7 +8,7 @@ in the same browsergym rendering style, because only those GoMail pages were cap
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +16,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from halo_cli.core.actions import ActionParseError, Answer, Key, LeftClick, Type, parse_action
 from halo_cli.core.config import RewardSettings, load_settings
+from halo_cli.core.env.axtree import canonical_axtree, state_key
+from halo_cli.core.env.episode import Observation
 from halo_cli.core.env.tasks import Task
 from halo_cli.core.errors import ConfigError
 from halo_cli.core.rl.progress import (
-    DEFAULT_MILESTONE_TABLES,
     DenseRewardCalculator,
     Milestone,
     ObservationLike,
+    TaskInfo,
     action_fingerprint,
     build_tables,
-    canonical_axtree,
+    default_table_data,
     default_tables,
     detect,
-    domain_of,
-    finish_state_of,
-    goal_of,
     is_loop,
-    is_valid_action,
     milestone_applies,
     novelty_term,
     resolve_path,
-    state_key,
     sum_components,
 )
 
@@ -60,30 +58,13 @@ class Obs:
     screenshot: bytes = field(default=b"", repr=False)
 
 
-@dataclass(frozen=True)
-class Act:
-    """Stands in for a typed computer_use action: anything with to_dict()."""
-
-    d: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.d)
+CLICK = LeftClick(x=500, y=300)
+CLICK2 = LeftClick(x=120, y=560)
+ENTER = Key(keys=("enter",))
 
 
-class ActionParseError:
-    """Shaped like the parser's error value: it names itself an Error and is not an action."""
-
-    def __init__(self, raw: str) -> None:
-        self.raw = raw
-
-
-CLICK = {"action": "left_click", "coordinate": [500, 300]}
-CLICK2 = {"action": "left_click", "coordinate": [120, 560]}
-ENTER = {"action": "key", "keys": ["enter"]}
-
-
-def typed(text: str) -> dict[str, Any]:
-    return {"action": "type", "text": text}
+def typed(text: str) -> Type:
+    return Type(text=text)
 
 
 # ---- GoMail: the real inbox plus a synthetic compose dialog appended (where the app mounts it) ----------------
@@ -339,8 +320,7 @@ CASES: list[C] = [
 def test_detector(case: C) -> None:
     domain, name, before, action, after, finish, expected = case
     obs = Obs(*before) if before else None
-    task_info = {"site": domain, "finish_state": finish} if finish is not None else {"site": domain}
-    assert detect(ms(domain, name), obs, action, Obs(*after), task_info) is expected
+    assert detect(ms(domain, name), obs, action, Obs(*after), finish) is expected
 
 
 def test_every_milestone_has_a_firing_and_a_silent_case() -> None:
@@ -369,14 +349,14 @@ ACTIONS = [CLICK, CLICK2, ENTER, typed("jonathan.smith@example.com"), typed("Mee
 def test_gomail_milestones_stay_silent_on_the_real_pages(before: str, after: str) -> None:
     for m in TABLES["gomail"].milestones:
         for action in ACTIONS:
-            assert not detect(m, Obs(GOMAIL_URL, REAL_PAGES[before]), action, Obs(GOMAIL_URL, REAL_PAGES[after]),
-                              {"site": "gomail"}), (m.name, before, after, action)
-        assert not detect(m, None, None, Obs(GOMAIL_URL, REAL_PAGES[after]), {"site": "gomail"})
+            assert not detect(m, Obs(GOMAIL_URL, REAL_PAGES[before]), action, Obs(GOMAIL_URL, REAL_PAGES[after])), \
+                (m.name, before, after, action)
+        assert not detect(m, None, None, Obs(GOMAIL_URL, REAL_PAGES[after]))
 
 
 def test_a_real_gomail_episode_without_compose_pays_no_milestone() -> None:
     calc = DenseRewardCalculator()
-    info = {"site": "gomail", "goal": "Send an email to Ashley Campbell"}
+    info = TaskInfo(site="gomail", goal="Send an email to Ashley Campbell")
     pages = [LOADING, INBOX, OPEN_EMAIL, INBOX, OPEN_EMAIL]
     for a, b in zip(pages, pages[1:]):
         calc.compute_reward(Obs(GOMAIL_URL, a), CLICK, Obs(GOMAIL_URL, b), info, False, False)
@@ -424,27 +404,25 @@ dialog "New Message"
 
 
 def test_the_browser_env_rendering_fires_the_same_detectors() -> None:
-    info = {"site": "gomail"}
     before, after = Obs(GOMAIL_URL, BROWSER_PY_COMPOSE), Obs(GOMAIL_URL, BROWSER_PY_COMPOSE.replace(
         'textbox "To" [active]', 'textbox "To" [active]: jonathan.smith@example.com'))
     assert canonical_axtree(after.axtree).splitlines()[5] == 'textbox "To" value="jonathan.smith@example.com" [active]'
-    assert detect(ms("gomail", "compose_opened"), None, None, before, info)
-    assert not detect(ms("gomail", "recipient_filled"), None, None, before, info)
-    assert detect(ms("gomail", "recipient_filled"), before, typed("jonathan.smith@example.com"), after, info)
-    assert detect(ms("gomail", "recipient_filled"), before, typed("jonathan.smith@example.com"), before, info)
+    assert detect(ms("gomail", "compose_opened"), None, None, before)
+    assert not detect(ms("gomail", "recipient_filled"), None, None, before)
+    assert detect(ms("gomail", "recipient_filled"), before, typed("jonathan.smith@example.com"), after)
+    assert detect(ms("gomail", "recipient_filled"), before, typed("jonathan.smith@example.com"), before)
     sent = Obs(GOMAIL_URL, 'main "Email list"\n  list "Email list"\nalert: Message sent\n  button "Undo"')
-    assert detect(ms("gomail", "send_clicked"), after, CLICK, sent, info)
+    assert detect(ms("gomail", "send_clicked"), after, CLICK, sent)
     assert state_key(GOMAIL_URL, BROWSER_PY_COMPOSE) == state_key(GOMAIL_URL, BROWSER_PY_COMPOSE.replace(" [active]", ""))
 
 
 def test_aria_snapshot_rendering_fires_the_same_detectors() -> None:
     before = '- navigation "Mailbox navigation":\n  - text: Compose\n- textbox "Search mail"'
     after = before + '\n- dialog "New Message":\n  - textbox "To": a@b.com\n  - textbox "Subject"\n  - button "Send"'
-    info = {"site": "gomail"}
-    assert detect(ms("gomail", "compose_opened"), Obs(GOMAIL_URL, before), CLICK, Obs(GOMAIL_URL, after), info)
-    assert detect(ms("gomail", "recipient_filled"), Obs(GOMAIL_URL, before), CLICK, Obs(GOMAIL_URL, after), info)
-    assert not detect(ms("gomail", "subject_filled"), Obs(GOMAIL_URL, before), CLICK, Obs(GOMAIL_URL, after), info)
-    assert not detect(ms("gomail", "compose_opened"), None, None, Obs(GOMAIL_URL, before), info)
+    assert detect(ms("gomail", "compose_opened"), Obs(GOMAIL_URL, before), CLICK, Obs(GOMAIL_URL, after))
+    assert detect(ms("gomail", "recipient_filled"), Obs(GOMAIL_URL, before), CLICK, Obs(GOMAIL_URL, after))
+    assert not detect(ms("gomail", "subject_filled"), Obs(GOMAIL_URL, before), CLICK, Obs(GOMAIL_URL, after))
+    assert not detect(ms("gomail", "compose_opened"), None, None, Obs(GOMAIL_URL, before))
 
 
 def test_state_key_ignores_ids_and_focus_but_not_content_or_url() -> None:
@@ -460,54 +438,37 @@ def test_state_key_ignores_ids_and_focus_but_not_content_or_url() -> None:
 # ---- actions -------------------------------------------------------------------------------------------------------
 
 
-def test_action_validity() -> None:
-    assert is_valid_action(Act(CLICK)) and is_valid_action(CLICK)
-    assert is_valid_action({"name": "computer_use", "arguments": CLICK})
-    for bad in (None, "left_click(500, 300)", ValueError("no tool call"), ActionParseError("garbage"), {},
-                {"error": "no <tool_call>"}, {"action": "left_click", "parse_error": "missing coordinate"}, object()):
-        assert not is_valid_action(bad), bad
-    # the tool-call envelope and the bare arguments are the same action for the loop check
-    assert action_fingerprint({"name": "computer_use", "arguments": CLICK}) == action_fingerprint(CLICK)
-    assert action_fingerprint(Act(CLICK)) == action_fingerprint(dict(reversed(list(CLICK.items()))))
+def test_actions_are_fingerprinted_by_what_they_do() -> None:
+    # the description the model wrote, and what the parser repaired, are not part of what the action does
+    described = LeftClick(x=500, y=300, description="Click the Compose button", width=1280, height=720)
+    assert action_fingerprint(described) == action_fingerprint(CLICK)
     assert action_fingerprint(CLICK) != action_fingerprint(CLICK2)
-
-
-def stored(arguments: dict[str, Any], description: str) -> Act:
-    """Shaped like ``Action.to_dict()`` (core/actions): the call under ``arguments`` plus record-keeping."""
-    return Act({"kind": arguments["action"], "arguments": arguments, "description": description,
-                "viewport": [1280, 720], "pixels": [641, 216], "clamped": False, "warnings": []})
+    assert action_fingerprint(None) is None  # a reply that did not parse
 
 
 def test_a_repeated_click_is_a_loop_however_the_model_describes_it() -> None:
-    a, b = stored(CLICK, "Click the Compose button"), stored(CLICK, "Open the compose window")
+    a = LeftClick(x=500, y=300, description="Click the Compose button")
+    b = LeftClick(x=500, y=300, description="Open the compose window")
     assert action_fingerprint(a) == action_fingerprint(b)
     calc = DenseRewardCalculator()
     page = Obs(GOMAIL_URL, INBOX)
-    calc.compute_reward(page, a, page, {"site": "gomail"}, False, False)
-    assert calc.compute_reward(page, b, page, {"site": "gomail"}, False, False) == pytest.approx(0.1 - 1.0)
-    # and the detectors read the stored shape: kind from arguments.action, text from arguments.text
-    m = ms("gomail", "subject_filled")
-    assert detect(m, Obs(GOMAIL_URL, compose(focus="Subject")), stored(typed("Meeting Notes"), "Type the subject"),
-                  Obs(GOMAIL_URL, compose(focus="Subject")), {})
+    calc.compute_reward(page, a, page, TaskInfo(site="gomail"), False, False)
+    assert calc.compute_reward(page, b, page, TaskInfo(site="gomail"), False, False) == pytest.approx(0.1 - 1.0)
 
 
 def test_the_real_action_parser_output_is_understood() -> None:
-    actions = pytest.importorskip("halo_cli.core.actions")
-    try:
-        click = actions.parse_action('<tool_call>{"name": "computer_use", "arguments": '
-                                     '{"action": "left_click", "coordinate": [500, 300]}}</tool_call>')
-        typing = actions.parse_action('<tool_call>{"name": "computer_use", "arguments": '
-                                      '{"action": "type", "text": "Meeting Notes"}}</tool_call>')
-    except Exception as e:  # the parser belongs to another module; its API may move
-        pytest.skip(f"policy.actions.parse_action changed: {e}")
-    assert is_valid_action(click) and is_valid_action(typing)
+    click = parse_action('<tool_call>{"name": "computer_use", "arguments": '
+                         '{"action": "left_click", "coordinate": [500, 300]}}</tool_call>')
+    typing = parse_action('Action: Type the subject\n<tool_call>{"name": "computer_use", "arguments": '
+                          '{"action": "type", "text": "Meeting Notes"}}</tool_call>')
     assert action_fingerprint(click) == action_fingerprint(CLICK)
-    try:
-        actions.parse_action("I will click somewhere")
-    except actions.ActionParseError as err:
-        assert not is_valid_action(err)
+    with pytest.raises(ActionParseError):
+        parse_action("I will click somewhere")
     m = ms("gomail", "subject_filled")
-    assert detect(m, Obs(GOMAIL_URL, compose(focus="Subject")), typing, Obs(GOMAIL_URL, compose(focus="Subject")), {})
+    assert detect(m, Obs(GOMAIL_URL, compose(focus="Subject")), typing, Obs(GOMAIL_URL, compose(focus="Subject")))
+    calc = DenseRewardCalculator()
+    calc.compute_reward(Obs(GOMAIL_URL, INBOX), None, Obs(GOMAIL_URL, INBOX), TaskInfo(site="gomail"), False, False)
+    assert calc.last_components["valid_action"] == -0.1  # what the rollout passes for an unparsable reply
 
 
 # ---- shaping arithmetic, by hand -----------------------------------------------------------------------------------
@@ -526,9 +487,9 @@ def test_pure_terms() -> None:
 
 def test_novelty_and_loop_against_hand_computed_values() -> None:
     calc = DenseRewardCalculator()
-    info = {"site": "miniwob", "goal": "Click the button."}  # unknown domain: generic shaping only
+    info = TaskInfo(site="miniwob", goal="Click the button.")  # unknown domain: generic shaping only
     A, B, C_ = Obs("file:///t.html", "button 'A'"), Obs("file:///t.html", "button 'B'"), Obs("file:///t.html", "button 'C'")
-    x, y = Act(CLICK), Act(CLICK2)
+    x, y = CLICK, CLICK2
     steps = [
         # obs, action, next, done, success, expected reward, expected components
         (A, x, B, False, False, 0.3, {"valid_action": 0.1, "novelty": 0.2, "loop": 0.0, "success": 0.0}),
@@ -553,10 +514,11 @@ def test_weights_come_from_settings() -> None:
     s = RewardSettings(valid_action=0.5, invalid_action_penalty=0.0, novelty=1.0, loop_penalty=2.0, success_bonus=3.0)
     calc = DenseRewardCalculator(s)
     A, B = Obs("u", "button 'A'"), Obs("u", "button 'B'")
-    assert calc.compute_reward(A, CLICK, B, None, False, False) == pytest.approx(1.5)
-    assert calc.compute_reward(B, CLICK, B, None, False, False) == pytest.approx(0.5)
-    assert calc.compute_reward(B, CLICK, B, None, False, False) == pytest.approx(-1.5)
-    assert calc.compute_reward(B, None, B, None, True, True) == pytest.approx(3.0)
+    info = TaskInfo()
+    assert calc.compute_reward(A, CLICK, B, info, False, False) == pytest.approx(1.5)
+    assert calc.compute_reward(B, CLICK, B, info, False, False) == pytest.approx(0.5)
+    assert calc.compute_reward(B, CLICK, B, info, False, False) == pytest.approx(-1.5)
+    assert calc.compute_reward(B, None, B, info, True, True) == pytest.approx(3.0)
 
 
 # ---- milestones in an episode ----------------------------------------------------------------------------------------
@@ -565,7 +527,7 @@ GOMAIL_TASK = Task(id="v1.gomail-3", source="real", site="gomail",
                    goal='Compose a new email to jonathan.smith@example.com with the subject "Meeting Notes"')
 
 
-def gomail_episode(calc: DenseRewardCalculator, task_info: Any) -> list[list[str]]:
+def gomail_episode(calc: DenseRewardCalculator, task_info: TaskInfo) -> list[list[str]]:
     """Inbox -> compose -> To -> Subject -> Send -> snackbar, then a second compose that must not pay again."""
     pages = [
         (CLICK, compose()),
@@ -588,20 +550,20 @@ def test_each_milestone_pays_once_per_episode_and_reset_clears() -> None:
     calc = DenseRewardCalculator()
     expected = [["compose_opened"], ["recipient_filled"], [], ["subject_filled"], ["send_clicked", "sent_confirmation"],
                 [], []]
-    assert gomail_episode(calc, {"task": GOMAIL_TASK}) == expected
+    assert gomail_episode(calc, TaskInfo.of(GOMAIL_TASK)) == expected
     assert calc.reached == ("compose_opened", "recipient_filled", "subject_filled", "send_clicked", "sent_confirmation")
     # the finish state at the end confirms what was already paid: nothing more
-    r = calc.compute_reward(Obs(GOMAIL_URL, INBOX), {"action": "answer", "text": "done"}, Obs(GOMAIL_URL, INBOX),
-                            {"task": GOMAIL_TASK, "env_state": GOMAIL_SENT_STATE}, True, True)
+    r = calc.compute_reward(Obs(GOMAIL_URL, INBOX), Answer(text="done"), Obs(GOMAIL_URL, INBOX),
+                            replace(TaskInfo.of(GOMAIL_TASK), finish_state=GOMAIL_SENT_STATE), True, True)
     assert calc.last_milestones == [] and r == pytest.approx(0.1 + 10.0)
     calc.reset()
     assert calc.reached == () and calc.last_components == {} and calc.episode_reward == 0.0
-    assert gomail_episode(calc, {"task": GOMAIL_TASK}) == expected
+    assert gomail_episode(calc, TaskInfo.of(GOMAIL_TASK)) == expected
 
 
 def test_milestone_components_carry_their_weights() -> None:
     calc = DenseRewardCalculator()
-    info = {"site": "gomail", "goal": GOMAIL_TASK.goal}
+    info = TaskInfo(site="gomail", goal=GOMAIL_TASK.goal)
     r = calc.compute_reward(Obs(GOMAIL_URL, compose(subject="Hi")), CLICK, Obs(GOMAIL_URL, INBOX_SENT), info, False, False)
     # new state (+0.2), valid (+0.1), send clicked 0.3, sent confirmation 0.5
     assert calc.last_components == pytest.approx({"valid_action": 0.1, "novelty": 0.2, "loop": 0.0, "success": 0.0,
@@ -611,14 +573,14 @@ def test_milestone_components_carry_their_weights() -> None:
 
 def test_finish_state_pays_milestones_the_pages_missed() -> None:
     calc = DenseRewardCalculator()
-    info = {"site": "gomail", "goal": GOMAIL_TASK.goal, "env_state": GOMAIL_SENT_STATE}
-    calc.compute_reward(Obs(GOMAIL_URL, INBOX), {"action": "answer", "text": "sent"}, Obs(GOMAIL_URL, INBOX), info, True, True)
+    info = TaskInfo(site="gomail", goal=GOMAIL_TASK.goal, finish_state=GOMAIL_SENT_STATE)
+    calc.compute_reward(Obs(GOMAIL_URL, INBOX), Answer(text="sent"), Obs(GOMAIL_URL, INBOX), info, True, True)
     assert calc.last_milestones == ["send_clicked", "sent_confirmation"]
 
 
 def test_what_the_first_page_already_shows_is_never_paid() -> None:
     calc = DenseRewardCalculator()
-    info = {"site": "zilloft"}
+    info = TaskInfo(site="zilloft")
     start = Obs(HOMES + "/homes?q=San+Francisco%2C+CA", Z_RESULTS)  # a task that starts on a search page
     calc.compute_reward(start, CLICK, Obs(HOMES + "/homes/x", Z_RESULTS + "\n\t[9] button 'Next page'"), info, False, False)
     assert "search" not in calc.reached
@@ -628,7 +590,7 @@ def test_what_the_first_page_already_shows_is_never_paid() -> None:
 
 
 def test_goal_gates_milestones_that_would_mislead() -> None:
-    delete_task = {"site": "gomail", "goal": "Delete the email with the subject \"New Leadership Articles\""}
+    delete_task = TaskInfo(site="gomail", goal="Delete the email with the subject \"New Leadership Articles\"")
     calc = DenseRewardCalculator()
     calc.compute_reward(Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, compose()), delete_task, False, False)
     assert calc.last_milestones == []
@@ -661,7 +623,7 @@ def test_goal_gates_milestones_that_would_mislead() -> None:
 
 def test_unknown_domain_gets_only_generic_shaping() -> None:
     calc = DenseRewardCalculator()
-    for info in ({"site": "miniwob"}, {"task_id": "miniwob.click-test-2"}, None, {}):
+    for info in (TaskInfo(site="miniwob"), TaskInfo(task_id="miniwob.click-test-2"), TaskInfo()):
         calc.reset()
         calc.compute_reward(Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, compose()), info, False, False)
         assert set(calc.last_components) == set(DenseRewardCalculator.GENERIC_COMPONENTS)
@@ -669,20 +631,17 @@ def test_unknown_domain_gets_only_generic_shaping() -> None:
 
 def test_milestones_can_be_switched_off() -> None:
     calc = DenseRewardCalculator(RewardSettings(milestones=False))
-    calc.compute_reward(Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, compose()), {"site": "gomail"}, False, False)
+    calc.compute_reward(Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, compose()), TaskInfo(site="gomail"), False, False)
     assert calc.last_milestones == []
 
 
-def test_task_info_readers() -> None:
-    task = Task(id="v2.zilloft-2", source="real", site="zilloft", goal="Request a tour")
-    assert domain_of(task) == domain_of({"task": task}) == "zilloft"
-    assert domain_of({"task_id": "v2.gomail-16"}) == "gomail"
-    assert domain_of({"website": {"id": "Omnizon"}}) == "omnizon"
-    assert domain_of({"task_id": "miniwob.click-test-2"}) is None
-    assert goal_of({"task": task}) == "Request a tour" and goal_of(None) is None
-    assert finish_state_of({"env_state": {"a": 1}}) == {"a": 1}
-    assert finish_state_of({"finish_state": {"b": 2}, "env_state": {"a": 1}}) == {"b": 2}
-    assert finish_state_of({"env_state": "not json"}) is None
+def test_task_info_of_a_task() -> None:
+    task = Task(id="v2.zilloft-2", source="real", site="Zilloft", goal="Request a tour")
+    info = TaskInfo.of(task)
+    assert (info.domain, info.goal, info.task_id, info.source, info.finish_state) == (
+        "zilloft", "Request a tour", "v2.zilloft-2", "real", None)
+    assert TaskInfo.of(task, "the goal the page made").goal == "the goal the page made"
+    assert TaskInfo(site="  ").domain is None
 
 
 def test_resolve_path() -> None:
@@ -692,10 +651,13 @@ def test_resolve_path() -> None:
     assert resolve_path(ZILLOFT_FINISH, "differences.nothing.here") == []
 
 
-def test_observations_may_be_dicts_or_protocol_objects() -> None:
-    assert isinstance(Obs(GOMAIL_URL, INBOX), ObservationLike)
+def test_the_env_observation_is_what_the_reward_reads() -> None:
+    def observation(axtree: str) -> Observation:
+        return Observation(screenshot=b"", url=GOMAIL_URL, title="", axtree=axtree, goal="", width=1280, height=720)
+
+    assert isinstance(observation(INBOX), ObservationLike) and isinstance(Obs(GOMAIL_URL, INBOX), ObservationLike)
     m = ms("gomail", "compose_opened")
-    assert detect(m, {"url": GOMAIL_URL, "axtree": INBOX}, CLICK, {"url": GOMAIL_URL, "axtree": compose()}, {})
+    assert detect(m, observation(INBOX), CLICK, observation(compose()))
 
 
 # ---- components always sum to the reward -----------------------------------------------------------------------------
@@ -703,7 +665,7 @@ def test_observations_may_be_dicts_or_protocol_objects() -> None:
 PAGES = [INBOX, compose(), compose(to="a@b.com"), compose(to="a@b.com", subject="S", focus="Subject"), INBOX_SENT,
          OPEN_EMAIL, LOADING]
 STEP = st.tuples(st.sampled_from(range(len(PAGES))),
-                 st.sampled_from([CLICK, CLICK2, ENTER, typed("a@b.com"), typed("S"), None, {"error": "x"}]),
+                 st.sampled_from([CLICK, CLICK2, ENTER, typed("a@b.com"), typed("S"), None]),
                  st.booleans())
 
 
@@ -711,7 +673,7 @@ STEP = st.tuples(st.sampled_from(range(len(PAGES))),
 @given(st.lists(STEP, min_size=1, max_size=12), st.sampled_from(["gomail", "miniwob", "zilloft"]))
 def test_components_sum_to_the_reward(steps: list[tuple[int, Any, bool]], site: str) -> None:
     calc = DenseRewardCalculator()
-    info = {"site": site, "goal": GOMAIL_TASK.goal}
+    info = TaskInfo(site=site, goal=GOMAIL_TASK.goal)
     prev, total, paid = 0, 0.0, []
     for i, (page, action, end) in enumerate(steps):
         last = i == len(steps) - 1
@@ -757,9 +719,9 @@ def test_override_file_changes_a_weight_and_adds_a_pattern(tmp_path: Path) -> No
         encoding="utf-8",
     )
     calc = DenseRewardCalculator(RewardSettings(milestones_file=f))
-    info = {"site": "gomail"}
+    info = TaskInfo(site="gomail")
     draft = INBOX + "\n\t[1100] dialog 'Draft', visible"
-    assert not detect(ms("gomail", "compose_opened"), Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, draft), info)
+    assert not detect(ms("gomail", "compose_opened"), Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, draft))
     calc.compute_reward(Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, draft), info, False, False)
     assert calc.last_components["milestone:compose_opened"] == 0.7
     calc.reset()  # the built-in patterns are still there
@@ -767,7 +729,7 @@ def test_override_file_changes_a_weight_and_adds_a_pattern(tmp_path: Path) -> No
     assert calc.last_components["milestone:compose_opened"] == 0.7
     calc.reset()  # a new domain
     url = "https://evals-staynb.vercel.app"
-    calc.compute_reward(Obs(url + "/", "x"), CLICK, Obs(url + "/stay/12?checkin=2024-07-18", "y"), {"site": "staynb"},
+    calc.compute_reward(Obs(url + "/", "x"), CLICK, Obs(url + "/stay/12?checkin=2024-07-18", "y"), TaskInfo(site="staynb"),
                         False, False)
     assert calc.last_components["milestone:listing_opened"] == 0.25
     # settings weights apply on top of the file
@@ -786,7 +748,7 @@ def test_json_override_can_replace_patterns_and_disable_milestones(tmp_path: Pat
     assert "subject_filled" not in names and names[0] == "compose_opened"
     m = tables["gomail"].get("compose_opened")
     assert m is not None and m.weight == 0.2
-    assert not detect(m, Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, compose()), {})
+    assert not detect(m, Obs(GOMAIL_URL, INBOX), CLICK, Obs(GOMAIL_URL, compose()))
     assert tables["omnizon"] == TABLES["omnizon"]  # other domains untouched
 
 
@@ -808,7 +770,7 @@ def test_bad_override_files_name_the_problem(tmp_path: Path, text: str, match: s
 
 def test_default_tables_are_valid_milestones_file_content(tmp_path: Path) -> None:
     # the built-in tables are plain data in the file's shape: written out as a file they rebuild themselves
-    data = {d: {m: {**spec, "replace": True} for m, spec in t.items()} for d, t in DEFAULT_MILESTONE_TABLES.items()}
+    data = {d: {m: {**spec, "replace": True} for m, spec in t.items()} for d, t in default_table_data().items()}
     f = tmp_path / "defaults.json"
     f.write_text(json.dumps(data), encoding="utf-8")
     assert build_tables(RewardSettings(milestones_file=f)) == TABLES

@@ -46,7 +46,7 @@ from halo_cli.core.rl.advantages import (
 )
 from halo_cli.core.rl.groups import Group
 from halo_cli.core.rl.learner import LoRALearner, UpdateStats
-from halo_cli.core.rl.progress import DenseRewardCalculator
+from halo_cli.core.rl.progress import DenseRewardCalculator, TaskInfo
 from halo_cli.core.rl.rollout import (
     EpisodeRecord,
     PolicyCaller,
@@ -55,7 +55,6 @@ from halo_cli.core.rl.rollout import (
     close_quietly,
     history_step,
     record_step,
-    task_info,
 )
 from halo_cli.core.rl.stats import mean_std
 from halo_cli.core.store import RunStore
@@ -188,7 +187,7 @@ class OnlineGRPOTrainer:
         record = EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id)
         calc = self.rollouts.reward_factory()
         calc.reset()
-        info = task_info(task, ep.goal)
+        info = TaskInfo.of(task, ep.goal)
         history: list[HistoryStep] = []
         try:
             obs = ep.observation
@@ -228,7 +227,7 @@ class OnlineGRPOTrainer:
 
     async def _run_branches(
         self, task: Task, seed: int, ep: Episode, prefix: list[Any], obs: Any, batch: Any,
-        calc: DenseRewardCalculator, info: dict[str, Any],
+        calc: DenseRewardCalculator, info: TaskInfo,
     ) -> list[Branch]:
         """Executes every sample of a step group in its own episode; the first valid one reuses `ep` itself."""
         first_valid = next((i for i, smp in enumerate(batch.samples) if smp.action is not None), None)

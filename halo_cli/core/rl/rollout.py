@@ -12,7 +12,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from halo_cli.core.config import Settings
 from halo_cli.core.env.browser import BrowserEnv
@@ -25,7 +24,7 @@ from halo_cli.core.policy.vllm_client import (
     SampleBatch,
     VLLMPolicyClient,
 )
-from halo_cli.core.rl.progress import DenseRewardCalculator
+from halo_cli.core.rl.progress import DenseRewardCalculator, TaskInfo
 from halo_cli.core.store import RunStore
 
 
@@ -86,11 +85,6 @@ class EpisodeRecord:
     @property
     def length(self) -> int:
         return len(self.steps)
-
-
-def task_info(task: Task, goal: str) -> dict[str, Any]:
-    """What the dense reward reads about the task (its domain picks the milestone table)."""
-    return {"site": task.site, "goal": goal, "task_id": task.id, "source": task.source}
 
 
 class PolicyCaller:
@@ -213,7 +207,7 @@ class Rollouts:
         record = EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id)
         calc = self.reward_factory()
         calc.reset()
-        info = task_info(task, ep.goal)
+        info = TaskInfo.of(task, ep.goal)
         history: list[HistoryStep] = []
         try:
             obs = ep.observation
