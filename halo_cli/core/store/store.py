@@ -4,6 +4,9 @@ Every public write method commits before it returns, so a training process kille
 nothing it already reported. The file is in WAL mode: readers in other processes never block the writer
 and see each commit as soon as it lands. ``synchronous=NORMAL`` is enough under WAL: a killed process loses
 nothing committed; only a power cut can drop the last few commits, which a training log can afford.
+
+The module is one concept, the `RunStore` API over the tables of `schema.py` (records in `records.py`), kept in one
+class so that every write path shows its transaction and lock.
 """
 
 from __future__ import annotations
@@ -18,11 +21,10 @@ import struct
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypedDict
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError as _RowMissing
@@ -31,6 +33,18 @@ from sqlite_utils.db import Table
 from halo_cli import __version__
 from halo_cli.core.errors import NotFoundError
 from halo_cli.core.store import schema
+from halo_cli.core.store.records import (
+    Adapter,
+    Episode,
+    Metric,
+    Run,
+    RunSummary,
+    Sample,
+    SampleInput,
+    Step,
+    from_row,
+    opt_float,
+)
 from halo_cli.core.store.schema import StoreError
 
 RUN_STATUSES = ("running", "finished", "failed", "aborted")
@@ -40,111 +54,6 @@ EPISODE_STATUSES = ("running", "finished", "failed", "aborted")
 BUSY_TIMEOUT_S = 30.0
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    id: str
-    command: str
-    domain: str | None
-    config: dict[str, Any]
-    git_rev: str | None
-    status: str
-    started: str
-    ended: str | None
-    host: str | None
-    halo_version: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary(Run):
-    """A run with what a listing shows about its progress, computed from its metrics and episodes."""
-
-    iterations: int | None  # the highest iteration with a metric; None before the first one
-    best_success_rate: float | None  # max of the `success_rate` metric
-    episodes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Episode:
-    id: int
-    run_id: str
-    iteration: int
-    task_id: str
-    domain: str | None
-    seed: int | None
-    status: str
-    reason: str | None
-    episode_return: float | None
-    success: bool | None
-    length: int | None
-    started: str
-    ended: str | None
-    policy: str | None = None  # the served model that sampled it (schema 2)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    id: int
-    episode_id: int
-    index: int
-    url: str | None
-    screenshot: str | None  # sha256 of the PNG; bytes via RunStore.get_screenshot
-    action: Any  # the executed action, decoded from JSON
-    reward: float | None
-    reward_components: dict[str, Any] | None
-    done: bool
-    timings: dict[str, Any] | None
-    error: str | None
-    created: str
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    id: int
-    step_id: int
-    index: int
-    text: str
-    action: Any  # None when parsing failed (see parse_error)
-    parse_error: str | None
-    token_count: int | None
-    logprob_sum: float | None
-    reward: float | None
-    advantage: float | None
-    finish_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Metric:
-    run_id: str
-    iteration: int
-    name: str
-    value: float | None
-    time: str
-
-
-@dataclass(frozen=True, slots=True)
-class Adapter:
-    id: int
-    run_id: str
-    version: int
-    path: str
-    loaded: bool
-    created: str
-
-
-class SampleInput(TypedDict, total=False):
-    """One sampled completion as add_samples takes it; only `text` is required."""
-
-    index: int  # defaults to the position in the list
-    text: str
-    action: Any
-    parse_error: str | None
-    token_count: int | None
-    logprob_sum: float | None
-    reward: float | None
-    advantage: float | None
-    finish_reason: str | None
 
 
 _SAMPLE_KEYS = frozenset(SampleInput.__annotations__)
@@ -189,18 +98,6 @@ def new_run_id(command: str) -> str:
 def _dumps(value: Any) -> str:
     # default=str: configs carry Paths and enums; a run log must never fail on them.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _opt_float(v: Any) -> float | None:
-    return None if v is None else float(v)
-
-
-def _opt_bool(v: Any) -> bool | None:
-    return None if v is None else bool(v)
 
 
 class RunStore:
@@ -319,7 +216,7 @@ class RunStore:
     def get_run(self, run_id: str) -> Run:
         """The run with this id, or with the only id that starts with it (ids are long to type)."""
         with self._lock:
-            return self._run_from_row(self._resolve_run_row(run_id))
+            return from_row(Run, self._resolve_run_row(run_id))
 
     def resolve_run_id(self, run_id: str) -> str:
         with self._lock:
@@ -345,21 +242,6 @@ class RunStore:
             raise NotFoundError(f"run id prefix {key!r} is ambiguous: it matches {shown}")
         return rows[0]
 
-    @staticmethod
-    def _run_from_row(row: Mapping[str, Any]) -> Run:
-        return Run(
-            id=row["id"],
-            command=row["command"],
-            domain=row["domain"],
-            config=_loads(row["config"]) or {},
-            git_rev=row["git_rev"],
-            status=row["status"],
-            started=row["started"],
-            ended=row["ended"],
-            host=row["host"],
-            halo_version=row["halo_version"],
-        )
-
     def list_runs(self) -> list[RunSummary]:
         """Every run, newest first, with its progress (one query, so the dashboard can poll it)."""
         sql = """
@@ -372,18 +254,7 @@ class RunStore:
         """
         with self._lock:
             rows = list(self.db.query(sql))
-        out = []
-        for row in rows:
-            run = self._run_from_row(row)
-            out.append(
-                RunSummary(
-                    **{f: getattr(run, f) for f in Run.__dataclass_fields__},
-                    iterations=row["iterations"],
-                    best_success_rate=_opt_float(row["best_success_rate"]),
-                    episodes=int(row["n_episodes"]),
-                )
-            )
-        return out
+        return [from_row(RunSummary, row) for row in rows]
 
     def delete_run(self, run_id: str) -> None:
         """Removes a run and everything recorded under it, and the screenshots no other run shares.
@@ -473,7 +344,7 @@ class RunStore:
             updates = {
                 "status": status,
                 "reason": reason,
-                "episode_return": _opt_float(episode_return),
+                "episode_return": opt_float(episode_return),
                 "success": None if success is None else int(bool(success)),
                 "length": length,
                 "ended": None if status == "running" else now_iso(),
@@ -485,7 +356,7 @@ class RunStore:
             rows = list(self.db.query("select * from episodes where id = ?", [episode_id]))
         if not rows:
             raise NotFoundError(f"unknown episode {episode_id}")
-        return self._episode_from_row(rows[0])
+        return from_row(Episode, rows[0])
 
     def list_episodes(self, run_id: str, iteration: int | None = None) -> list[Episode]:
         sql, args = "select * from episodes where run_id = ?", [run_id]
@@ -494,26 +365,7 @@ class RunStore:
             args.append(iteration)
         with self._lock:
             rows = list(self.db.query(sql + " order by iteration, id", args))
-        return [self._episode_from_row(r) for r in rows]
-
-    @staticmethod
-    def _episode_from_row(row: Mapping[str, Any]) -> Episode:
-        return Episode(
-            id=row["id"],
-            run_id=row["run_id"],
-            iteration=row["iteration"],
-            task_id=row["task_id"],
-            domain=row["domain"],
-            seed=row["seed"],
-            status=row["status"],
-            reason=row["reason"],
-            episode_return=_opt_float(row["episode_return"]),
-            success=_opt_bool(row["success"]),
-            length=row["length"],
-            started=row["started"],
-            ended=row["ended"],
-            policy=row.get("policy"),
-        )
+        return [from_row(Episode, r) for r in rows]
 
     # -- steps, screenshots, samples -------------------------------------------------------------------
 
@@ -567,7 +419,7 @@ class RunStore:
                 "url": url,
                 "screenshot": digest,
                 "action": None if action is None else _dumps(action),
-                "reward": _opt_float(reward),
+                "reward": opt_float(reward),
                 "reward_components": None if reward_components is None else _dumps(dict(reward_components)),
                 "done": int(bool(done)),
                 "timings": None if timings is None else _dumps(dict(timings)),
@@ -580,7 +432,7 @@ class RunStore:
         self, step_id: int, reward: float | None, reward_components: Mapping[str, Any] | None = None
     ) -> None:
         """For rewards known only after the step was recorded (a judge, the end of the episode)."""
-        updates: dict[str, Any] = {"reward": _opt_float(reward)}
+        updates: dict[str, Any] = {"reward": opt_float(reward)}
         if reward_components is not None:
             updates["reward_components"] = _dumps(dict(reward_components))
         with self._lock:
@@ -591,23 +443,7 @@ class RunStore:
             rows = list(
                 self.db.query("select * from steps where episode_id = ? order by step_index", [episode_id])
             )
-        return [
-            Step(
-                id=r["id"],
-                episode_id=r["episode_id"],
-                index=r["step_index"],
-                url=r["url"],
-                screenshot=r["screenshot"],
-                action=_loads(r["action"]),
-                reward=_opt_float(r["reward"]),
-                reward_components=_loads(r["reward_components"]),
-                done=bool(r["done"]),
-                timings=_loads(r["timings"]),
-                error=r["error"],
-                created=r["created"],
-            )
-            for r in rows
-        ]
+        return [from_row(Step, r) for r in rows]
 
     def add_samples(self, step_id: int, samples: Iterable[SampleInput | Mapping[str, Any]]) -> list[int]:
         """Records every completion sampled at a step (all of a group at once) and returns their ids."""
@@ -627,9 +463,9 @@ class RunStore:
                     "action": None if action is None else _dumps(action),
                     "parse_error": sample.get("parse_error"),
                     "token_count": sample.get("token_count"),
-                    "logprob_sum": _opt_float(sample.get("logprob_sum")),
-                    "reward": _opt_float(sample.get("reward")),
-                    "advantage": _opt_float(sample.get("advantage")),
+                    "logprob_sum": opt_float(sample.get("logprob_sum")),
+                    "reward": opt_float(sample.get("reward")),
+                    "advantage": opt_float(sample.get("advantage")),
                     "finish_reason": sample.get("finish_reason"),
                 }
             )
@@ -652,7 +488,7 @@ class RunStore:
                 for i, value in enumerate(values or ()):
                     cur = self.db.execute(
                         f"update samples set {column} = ? where step_id = ? and sample_index = ?",
-                        [_opt_float(value), step_id, i],
+                        [opt_float(value), step_id, i],
                     )
                     if cur.rowcount == 0:
                         raise NotFoundError(f"step {step_id} has no sample {i}")
@@ -662,22 +498,7 @@ class RunStore:
             rows = list(
                 self.db.query("select * from samples where step_id = ? order by sample_index", [step_id])
             )
-        return [
-            Sample(
-                id=r["id"],
-                step_id=r["step_id"],
-                index=r["sample_index"],
-                text=r["text"],
-                action=_loads(r["action"]),
-                parse_error=r["parse_error"],
-                token_count=r["token_count"],
-                logprob_sum=_opt_float(r["logprob_sum"]),
-                reward=_opt_float(r["reward"]),
-                advantage=_opt_float(r["advantage"]),
-                finish_reason=r["finish_reason"],
-            )
-            for r in rows
-        ]
+        return [from_row(Sample, r) for r in rows]
 
     # -- metrics and adapters --------------------------------------------------------------------------
 
@@ -687,7 +508,7 @@ class RunStore:
         """Appends one value per metric for this iteration, all stamped with the same time."""
         time = now_iso()
         rows = [
-            {"run_id": run_id, "iteration": int(iteration), "name": str(name), "value": _opt_float(value),
+            {"run_id": run_id, "iteration": int(iteration), "name": str(name), "value": opt_float(value),
              "time": time}
             for name, value in metrics.items()
         ]
@@ -708,7 +529,7 @@ class RunStore:
         with self._lock:
             rows = list(self.db.query(sql, [run_id, run_id]))
         # Logged twice in one iteration: the later row (higher id) wins.
-        return {r["name"]: self._metric_from_row(r) for r in rows}
+        return {r["name"]: from_row(Metric, r) for r in rows}
 
     def metric_history(self, run_id: str, name: str) -> list[Metric]:
         with self._lock:
@@ -717,7 +538,7 @@ class RunStore:
                     "select * from metrics where run_id = ? and name = ? order by iteration, id", [run_id, name]
                 )
             )
-        return [self._metric_from_row(r) for r in rows]
+        return [from_row(Metric, r) for r in rows]
 
     def metric_names(self, run_id: str) -> list[str]:
         with self._lock:
@@ -727,13 +548,6 @@ class RunStore:
                     "select distinct name from metrics where run_id = ? order by name", [run_id]
                 ).fetchall()
             ]
-
-    @staticmethod
-    def _metric_from_row(r: Mapping[str, Any]) -> Metric:
-        return Metric(
-            run_id=r["run_id"], iteration=r["iteration"], name=r["name"], value=_opt_float(r["value"]),
-            time=r["time"],
-        )
 
     def add_adapter(self, run_id: str, version: int, path: str | Path, *, loaded: bool = False) -> int:
         """Records a saved LoRA checkpoint; `loaded` says whether the inference server serves it."""
@@ -755,13 +569,7 @@ class RunStore:
     def list_adapters(self, run_id: str) -> list[Adapter]:
         with self._lock:
             rows = list(self.db.query("select * from adapters where run_id = ? order by version", [run_id]))
-        return [
-            Adapter(
-                id=r["id"], run_id=r["run_id"], version=r["version"], path=r["path"], loaded=bool(r["loaded"]),
-                created=r["created"],
-            )
-            for r in rows
-        ]
+        return [from_row(Adapter, r) for r in rows]
 
     # -- helpers ---------------------------------------------------------------------------------------
 
