@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import Abort, Exit, TyperException
 
 from halo_cli import __version__
@@ -69,6 +68,19 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _is_no_args_help(e: TyperException) -> bool:
+    """A group called without a subcommand. Typer's bundled click raises it as a usage error whose message is the
+    group's help; its class lives in a private module (`typer._click`), so it is recognised by name, as typer's own
+    rich_utils does."""
+    return type(e).__name__ == "NoArgsIsHelpError"
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `halo` script; returns (and exits with) the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -79,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         code = rv if isinstance(rv, int) else 0
     except Exit as e:
         code = e.exit_code
-    except NoArgsIsHelpError as e:  # `halo` or `halo runs` alone: the help is the answer
-        print(e.ctx.get_help() if e.ctx else e.format_message())
-        code = 0
     except (Abort, KeyboardInterrupt):
         print("halo: aborted", file=sys.stderr)
         code = 130
     except TyperException as e:  # typer bundles its own click: usage errors, bad options, unknown commands
+        if _is_no_args_help(e):  # `halo` or `halo runs` alone: the help is the answer
+            print(e.format_message())
+            return _exit(0, argv)
         if debug:
             raise
         code = _fail(e.format_message(), 2)
@@ -97,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         code = _fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", 1)
-    if argv is None:
-        sys.exit(code)
-    return code
+    return _exit(code, argv)
 
 
 if __name__ == "__main__":

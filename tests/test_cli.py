@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_line_error
 
 from halo_cli import __version__
 
@@ -19,15 +20,6 @@ def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
         [*HALO, *args], capture_output=True, text=True, cwd=cwd, timeout=120,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
-
-
-def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
-    assert lines[0].startswith("halo: error: "), lines[0]
-    assert needle in lines[0]
-    assert "Traceback" not in p.stderr + p.stdout
 
 
 def test_help_lists_command_groups() -> None:

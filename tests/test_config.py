@@ -16,14 +16,7 @@ from halo_cli.core.config import (
 from halo_cli.core.errors import ConfigError
 from halo_cli.core.paths import default_tiny_model_dir
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for k in list(os.environ):
-        if k.startswith("HALO_") and k not in ("HALO_CACHE_DIR", "HALO_VLLM_VENV"):
-            monkeypatch.delenv(k)
+pytestmark = pytest.mark.usefixtures("no_halo_env")
 
 
 def test_production_defaults() -> None:

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from conftest import action_at
 
-from halo_cli.core.actions import Action, Key, LeftClick, Terminate, Type, px_to_grid
+from halo_cli.core.actions import Action, Key, Terminate, Type
 from halo_cli.core.config import BrowserSettings
 from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.episode import Episode, StepResult
@@ -23,13 +24,6 @@ from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.tasks import Outcome, select_tasks
 
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -46,25 +40,8 @@ def env(loop: asyncio.AbstractEventLoop, source: MiniWoBSource) -> Iterator[Brow
     loop.run_until_complete(env.close())
 
 
-@pytest.fixture(scope="module")
-def run(loop: asyncio.AbstractEventLoop) -> Callable[[Awaitable[T]], T]:
-    return loop.run_until_complete
-
-
-async def grid_action(ep: Episode, selector: str, cls: type[Action] = LeftClick) -> Action:
-    """A pointer action at the centre of the element, in grid coordinates of the current screenshot."""
-    box = await ep.page.locator(selector).first.bounding_box()
-    assert box is not None, selector
-    obs = ep.observation
-    assert obs is not None
-    scale = ep.viewport.scale
-    x = px_to_grid((box["x"] + box["width"] / 2) * scale, obs.width)
-    y = px_to_grid((box["y"] + box["height"] / 2) * scale, obs.height)
-    return cls(x=x, y=y, width=obs.width, height=obs.height)  # type: ignore[call-arg]
-
-
 async def click(ep: Episode, selector: str) -> StepResult:
-    return await ep.step(await grid_action(ep, selector))
+    return await ep.step(await action_at(ep, selector))
 
 
 def text_action(ep: Episode, cls: type[Action], **kw: Any) -> Action:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import one_line_error
 
 from halo_cli.app import main
 from halo_cli.core.models.tiny import RECIPE_VERSION, read_manifest
@@ -16,13 +17,6 @@ from halo_cli.core.models.tiny import RECIPE_VERSION, read_manifest
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("halo: error: ")
-    return err[0]
 
 
 def test_build_tiny_builds_reuses_and_forces(tiny_model_dir: Path, tmp_path: Path,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from conftest import assert_one_line_error, one_line_error, png
 
 from halo_cli.app import main
 from halo_cli.core.store import RunStore
@@ -29,34 +29,12 @@ def halo(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Complete
     )
 
 
-def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("halo: error: "), p.stderr
-    assert needle in lines[0]
-    assert "Traceback" not in p.stdout + p.stderr
+pytestmark = pytest.mark.usefixtures("no_halo_env")
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The in-process CLI reads HALO_* settings; the developer's own must not leak into the tests."""
-    for k in list(os.environ):
-        if k.startswith("HALO_") and k not in ("HALO_CACHE_DIR", "HALO_VLLM_VENV"):
-            monkeypatch.delenv(k)
-
-
-def one_line_error(code: int, capsys: pytest.CaptureFixture[str], needle: str) -> None:
-    """The in-process twin of assert_one_line_error."""
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2, err
-    assert len(err) == 1 and err[0].startswith("halo: error: "), err
-    assert needle in err[0] and "Traceback" not in err[0]
-
-
-def png(seed: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 6), (seed * 40 % 256, 0, 0)).save(buf, "PNG")
-    return buf.getvalue()
+def in_process_error(code: int, capsys: pytest.CaptureFixture[str], needle: str) -> None:
+    assert code == 2
+    assert needle in one_line_error(capsys)
 
 
 def fill(db: Path, episodes: int = 3, steps: int = 2, command: str = "grpo") -> str:
@@ -132,7 +110,7 @@ def test_show_unknown_run_is_one_line(tmp_path: Path) -> None:
 def test_show_unknown_run_in_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "h.db"
     fill(db)
-    one_line_error(main(["runs", "show", "nope", "--db", str(db)]), capsys, "unknown run 'nope'")
+    in_process_error(main(["runs", "show", "nope", "--db", str(db)]), capsys, "unknown run 'nope'")
 
 
 def test_show_prints_config_and_last_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -213,8 +191,8 @@ def test_export_types_hold_across_datasets_blocks(tmp_path: Path) -> None:
 def test_export_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "h.db"
     run_id = fill(db, episodes=1)
-    one_line_error(main(["runs", "export", run_id, "--format", "csv", "--db", str(db)]), capsys, "csv")
-    one_line_error(main(["runs", "export", "nope", "--db", str(db)]), capsys, "nope")
+    in_process_error(main(["runs", "export", run_id, "--format", "csv", "--db", str(db)]), capsys, "csv")
+    in_process_error(main(["runs", "export", "nope", "--db", str(db)]), capsys, "nope")
     assert not (tmp_path / "exports").exists()
 
 
@@ -250,10 +228,10 @@ def test_delete_confirmed_interactively_and_unknown(
     db = tmp_path / "h.db"
     run_id = fill(db, episodes=1)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no answer at all is not a yes
-    one_line_error(main(["runs", "delete", run_id, "--db", str(db)]), capsys, "not deleted")
+    in_process_error(main(["runs", "delete", run_id, "--db", str(db)]), capsys, "not deleted")
     with RunStore(db) as store:
         assert store.get_run(run_id).id == run_id
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     assert main(["runs", "delete", run_id, "--db", str(db)]) == 0
     assert "deleted" in capsys.readouterr().out
-    one_line_error(main(["runs", "delete", run_id, "--yes", "--db", str(db)]), capsys, run_id)
+    in_process_error(main(["runs", "delete", run_id, "--yes", "--db", str(db)]), capsys, run_id)

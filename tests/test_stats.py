@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from halo_cli.core.rl.stats import mean_std, wilson_interval
+from halo_cli.core.rl.stats import mean, std, wilson_interval
 
 
 def test_wilson_known_values() -> None:
@@ -27,7 +27,8 @@ def test_wilson_edges() -> None:
         wilson_interval(3, 2)
 
 
-def test_mean_std() -> None:
-    assert mean_std([]) == (0.0, 0.0)
-    m, s = mean_std([1.0, 2.0, 3.0, 4.0])
-    assert m == 2.5 and s == pytest.approx(math.sqrt(1.25))
+def test_mean_and_sample_std() -> None:
+    assert mean([]) == 0.0 and std([]) == 0.0 and std([3.0]) == 0.0
+    assert mean([1.0, 2.0, 3.0, 4.0]) == 2.5
+    # sum of squared deviations 5.0 over n - 1 = 3 (Bessel), as torch.std
+    assert std([1.0, 2.0, 3.0, 4.0]) == pytest.approx(math.sqrt(5.0 / 3.0))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from conftest import png
 from sqlite_utils import Database
 
 from halo_cli.core.errors import HaloError, NotFoundError
@@ -19,12 +18,6 @@ from halo_cli.core.store import (
     schema,
     schema_version,
 )
-
-
-def png(seed: int, size: tuple[int, int] = (16, 9)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, (seed % 256, (seed * 7) % 256, 3)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture

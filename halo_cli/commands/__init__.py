@@ -1,1 +1,3 @@
-"""One module per `halo` subcommand group. Thin: parse options, build core objects, run."""
+"""One module per `halo` subcommand group, thin: parse options (shared ones declared once in options.py), build
+core objects, run, print.
+"""

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from halo_cli.commands._common import settings_for
+from halo_cli.commands.options import ConfigOption, ProfileOption
 from halo_cli.core.errors import HaloError
 from halo_cli.core.policy.server import VLLMServer
 
@@ -41,8 +42,8 @@ def serve(
     log: Annotated[Optional[Path], typer.Option(help="Server log file (default runs/logs/vllm-PORT-TIME.log).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for /health.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the command and environment, start nothing.")] = False,
-    profile: Annotated[Optional[str], typer.Option(help="Settings profile: default | local.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
+    profile: ProfileOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Start vLLM with the policy model, LoRA hot-reload enabled, and wait until it answers."""
     settings = settings_for(

@@ -17,6 +17,15 @@ from halo_cli.commands._common import (
     server_progress,
     settings_for,
 )
+from halo_cli.commands.options import (
+    ConfigOption,
+    DomainOption,
+    MaxStepsOption,
+    PolicyUrlOption,
+    ProfileOption,
+    SeedOption,
+    SitesOption,
+)
 from halo_cli.core.config import (
     Settings,
     deep_merge,
@@ -58,21 +67,19 @@ def _resume_settings(ctx: typer.Context, store: RunStore, run_ref: str, override
 @app.command("grpo")
 def grpo(
     ctx: typer.Context,
-    domain: Annotated[Optional[str], typer.Option(
-        help="Tasks: a domain (gomail), a task id (v2.gomail-1), miniwob:click-test-2, or all; comma-separated.")] = None,
-    policy_url: Annotated[Optional[str], typer.Option(
-        help="A running vLLM server (started with `halo serve`); without it halo starts one and stops it after.")] = None,
+    domain: DomainOption = None,
+    policy_url: PolicyUrlOption = None,
     num_generations: Annotated[Optional[int], typer.Option(help="Group size G.")] = None,
     episodes: Annotated[Optional[int], typer.Option(help="Task episodes to train on.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate of the LoRA weights.")] = None,
     group: Annotated[Optional[str], typer.Option(help="Grouping: step | episode | gigpo.")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Step budget of an episode.")] = None,
+    max_steps: MaxStepsOption = None,
     lora_rank: Annotated[Optional[int], typer.Option(help="LoRA rank.")] = None,
-    sites: Annotated[Optional[str], typer.Option(help="REAL sites: hosted | local | site=URL,...")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Run seed (tasks, sampling, LoRA init).")] = None,
+    sites: SitesOption = None,
+    seed: SeedOption = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue a run from its last checkpoint.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="Settings profile: default | local.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
+    profile: ProfileOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Online GRPO: browser rollouts, dense rewards, a LoRA update per iteration, hot reload into vLLM."""
     overrides = drop_none({

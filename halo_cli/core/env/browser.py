@@ -133,7 +133,7 @@ class BrowserEnv:
                       source: TaskSource | None = None) -> Episode:
         """Rebuilds a state by a seeded reset plus a replay of `actions`, observing only at the end.
 
-        A page cannot be forked (probe Q5); replay reproduces MiniWoB states exactly at ~25 ms per action.
+        Playwright cannot fork a page (no snapshot of a page's JS heap); replay reproduces MiniWoB states exactly at ~25 ms per action.
         `wait` actions are skipped, so time-driven pages (animations) need not match. With `expected_key`,
         raises RestoreMismatch (and closes the episode) when the replayed state differs.
         """

@@ -1,7 +1,7 @@
 """What the model sees: the system prompt with the ``computer_use`` tool, the goal, past actions, screenshots.
 
-The wording and layout follow OSWorld's Qwen3-VL agent (anchors-notes §12), the setup under which the model
-was evaluated. Screenshots are resized here with Qwen3-VL's own ``smart_resize``. That way vLLM's processor
+The wording and layout follow OSWorld's Qwen3-VL agent (the relative-coordinate `computer_use` prompt Qwen3-VL
+was evaluated with on OSWorld). Screenshots are resized here with Qwen3-VL's own ``smart_resize``. That way vLLM's processor
 and the learner's transformers processor both receive an image that needs no further resizing, and both
 compute the same ``pixel_values`` and the same number of vision tokens. One builder makes the OpenAI messages
 (what vLLM gets); ``to_processor_messages`` converts those same messages for transformers. The sampler and the

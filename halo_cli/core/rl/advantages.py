@@ -15,24 +15,13 @@ All functions are pure, plain Python (a group has a handful of numbers), and ret
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from typing import Literal
 
+from halo_cli.core.rl.stats import mean, std
+
 Normalization = Literal["mean_norm", "mean_std_norm"]
-
-
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs)
-
-
-def _std(xs: Sequence[float]) -> float:
-    """Sample standard deviation (Bessel-corrected, as ``torch.std`` which TRL and verl use); 0 for one value."""
-    if len(xs) < 2:
-        return 0.0
-    m = _mean(xs)
-    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
 
 def _check_group(rewards: Sequence[float]) -> None:
@@ -47,7 +36,7 @@ def dr_grpo_advantages(rewards: Sequence[float]) -> list[float]:
     advantages of groups that are nearly solved or nearly hopeless, which biases learning towards them.
     """
     _check_group(rewards)
-    m = _mean(rewards)
+    m = mean(rewards)
     return [r - m for r in rewards]
 
 
@@ -57,7 +46,7 @@ def grpo_advantages(rewards: Sequence[float], eps: float = 1e-4) -> list[float]:
     ``eps`` keeps a zero-std group (every sibling got the same reward) at advantage 0 instead of 0/0; TRL uses 1e-4.
     """
     _check_group(rewards)
-    m, s = _mean(rewards), _std(rewards)
+    m, s = mean(rewards), std(rewards)
     return [(r - m) / (s + eps) for r in rewards]
 
 
@@ -164,5 +153,5 @@ def frac_reward_zero_std(groups: Sequence[Sequence[float]], atol: float = 1e-8) 
     """
     if not groups:
         return 0.0
-    zero = sum(1 for g in groups if len(g) < 2 or _std(g) <= atol)
+    zero = sum(1 for g in groups if len(g) < 2 or std(g) <= atol)
     return zero / len(groups)

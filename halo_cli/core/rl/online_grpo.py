@@ -35,7 +35,6 @@ from halo_cli.core.env.episode import Episode
 from halo_cli.core.env.tasks import Task
 from halo_cli.core.errors import HaloError, NotFoundError
 from halo_cli.core.fsutil import atomic_dir
-from halo_cli.core.policy.prompts import HistoryStep
 from halo_cli.core.policy.vllm_client import PolicyServerError, VLLMPolicyClient
 from halo_cli.core.rl.advantages import (
     dr_grpo_advantages,
@@ -56,7 +55,7 @@ from halo_cli.core.rl.rollout import (
     history_step,
     record_step,
 )
-from halo_cli.core.rl.stats import mean_std
+from halo_cli.core.rl.stats import mean, std
 from halo_cli.core.store import RunStore
 
 TRAINER_STATE_VERSION = 1
@@ -181,23 +180,17 @@ class OnlineGRPOTrainer:
 
     async def _branched_episode(self, task: Task, seed: int, iteration: int) -> EpisodeRecord:
         store, s = self.store, self.settings
-        episode_id = store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed,
-                                       policy=self.policy.served_name)
-        ep: Episode = await self.env.reset(task, seed)
-        record = EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id)
-        calc = self.rollouts.reward_factory()
-        calc.reset()
-        info = TaskInfo.of(task, ep.goal)
-        history: list[HistoryStep] = []
-        try:
-            obs = ep.observation
+        async with self.rollouts.episode(task, seed, iteration=iteration) as run:
+            record = run.record
+            obs = run.ep.observation
             assert obs is not None
             for t in range(s.env.max_steps):
+                ep = run.ep
                 t0 = time.perf_counter()
-                batch = await self.policy.sample(obs, ep.goal, history, n=self.g.num_generations,
+                batch = await self.policy.sample(obs, ep.goal, run.history, n=self.g.num_generations,
                                                  temperature=self.g.temperature)
                 t1 = time.perf_counter()
-                branches = await self._run_branches(task, seed, ep, list(ep.actions), obs, batch, calc, info)
+                branches = await self._run_branches(task, seed, ep, list(ep.actions), obs, batch, run.calc, run.info)
                 chosen = self._choose([b.reward if b.episode is not None else None for b in branches])
                 step = StepRecord(
                     index=t, observation=obs, batch=batch, rewards=[b.reward for b in branches],
@@ -208,22 +201,18 @@ class OnlineGRPOTrainer:
                 record.steps.append(step)
                 done = chosen is not None and branches[chosen].done
                 err = branches[chosen].error if chosen is not None else "no sample could be executed"
-                record_step(store, episode_id, step, done=done, error=err)
-                history.append(history_step(obs, batch, chosen))
+                record_step(store, record.episode_id, step, done=done, error=err)  # type: ignore[arg-type]
+                run.history.append(history_step(obs, batch, chosen))
                 keep = branches[chosen].episode if chosen is not None else ep
                 await close_quietly(list({id(e): e for e in [b.episode for b in branches] + [ep]
                                           if e is not None and e is not keep}.values()))
-                ep = keep  # type: ignore[assignment]
+                run.ep = keep  # type: ignore[assignment]
                 if chosen is not None:
-                    calc = branches[chosen].calc
-                    obs = ep.observation or obs
-                if done or ep.done:
+                    run.calc = branches[chosen].calc
+                    obs = run.ep.observation or obs
+                if done or run.ep.done:
                     break
-            record.outcome = ep.outcome or await ep.finish()
-        finally:
-            await ep.close()
-        self.rollouts.finish(record)
-        return record
+        return run.record
 
     async def _run_branches(
         self, task: Task, seed: int, ep: Episode, prefix: list[Any], obs: Any, batch: Any,
@@ -355,10 +344,10 @@ class OnlineGRPOTrainer:
             rewards = returns
         samples = [smp for e in episodes for s in e.steps for smp in s.batch.samples]
         m: dict[str, float] = {
-            "mean_reward": mean_std(rewards)[0],
-            "reward_std": sum(mean_std(g)[1] for g in groups) / len(groups) if groups else 0.0,
+            "mean_reward": mean(rewards),
+            "reward_std": mean([std(g) for g in groups]),
             "frac_reward_zero_std": frac_reward_zero_std([g for g in groups if g]) if any(groups) else 1.0,
-            "episode_length": mean_std([float(e.length) for e in episodes])[0],
+            "episode_length": mean([float(e.length) for e in episodes]),
             "success_rate": sum(e.success for e in episodes) / len(episodes) if episodes else 0.0,
             "invalid_action_rate": sum(smp.action is None for smp in samples) / len(samples) if samples else 0.0,
             "aborted_episodes": float(sum(e.status == "aborted" for e in episodes)),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from halo_cli.core.config import Settings
@@ -189,6 +190,18 @@ def record_step(store: RunStore, episode_id: int, step: StepRecord, *, done: boo
 
 
 @dataclass
+class EpisodeRun:
+    """An episode in progress: its page (`ep`, which a step-group loop may swap for a branch's), its record, its
+    reward calculator, what the reward reads about the task, and the history the next prompt shows."""
+
+    ep: Episode
+    record: EpisodeRecord
+    calc: DenseRewardCalculator
+    info: TaskInfo
+    history: list[HistoryStep] = field(default_factory=list)
+
+
+@dataclass
 class Rollouts:
     """Everything a rollout needs; `reward_factory` makes a fresh DenseRewardCalculator per episode."""
 
@@ -199,22 +212,37 @@ class Rollouts:
     run_id: str
     reward_factory: Callable[[], DenseRewardCalculator]
 
-    async def run_episode(self, task: Task, seed: int, *, iteration: int, temperature: float) -> EpisodeRecord:
-        """One episode, one sample per step, until the task ends or the step budget runs out."""
+    @asynccontextmanager
+    async def episode(self, task: Task, seed: int, *, iteration: int) -> AsyncIterator[EpisodeRun]:
+        """What every episode loop does before and after its steps: the store row, the reset, a fresh reward, then
+        the grade (when no step ended the episode), closing the page and recording the outcome.
+
+        The loop may replace `run.ep` (step groups go on in the chosen branch's page); the one it leaves there is
+        graded and closed.
+        """
         episode_id = self.store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed,
                                             policy=self.policy.served_name)
         ep = await self.env.reset(task, seed)
-        record = EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id)
         calc = self.reward_factory()
         calc.reset()
-        info = TaskInfo.of(task, ep.goal)
-        history: list[HistoryStep] = []
+        run = EpisodeRun(ep=ep, record=EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id),
+                         calc=calc, info=TaskInfo.of(task, ep.goal))
         try:
+            yield run
+            run.record.outcome = run.ep.outcome or await run.ep.finish()
+        finally:
+            await run.ep.close()
+        self.finish(run.record)
+
+    async def run_episode(self, task: Task, seed: int, *, iteration: int, temperature: float) -> EpisodeRecord:
+        """One episode, one sample per step, until the task ends or the step budget runs out."""
+        async with self.episode(task, seed, iteration=iteration) as run:
+            ep, record, calc = run.ep, run.record, run.calc
             obs = ep.observation
             assert obs is not None
             for t in range(self.settings.env.max_steps):
                 t0 = time.perf_counter()
-                batch = await self.policy.sample(obs, ep.goal, history, n=1, temperature=temperature)
+                batch = await self.policy.sample(obs, ep.goal, run.history, n=1, temperature=temperature)
                 t_sample = time.perf_counter()
                 sample = batch.samples[0]
                 next_obs, done, success, error = obs, False, False, sample.parse_error
@@ -223,23 +251,19 @@ class Rollouts:
                     done, error = result.done, result.error
                     success = bool(result.outcome and result.outcome.success)
                     next_obs = result.observation or obs
-                reward = calc.compute_reward(obs, sample.action, next_obs, info, done, success)
+                reward = calc.compute_reward(obs, sample.action, next_obs, run.info, done, success)
                 step = StepRecord(
                     index=t, observation=obs, batch=batch, rewards=[reward], components=[dict(calc.last_components)],
                     chosen=0, successes=[success],
                     timings={"sample_ms": (t_sample - t0) * 1e3, "act_ms": (time.perf_counter() - t_sample) * 1e3},
                 )
                 record.steps.append(step)
-                record_step(self.store, episode_id, step, done=done, error=error)
-                history.append(history_step(obs, batch, 0))
+                record_step(self.store, record.episode_id, step, done=done, error=error)  # type: ignore[arg-type]
+                run.history.append(history_step(obs, batch, 0))
                 obs = next_obs
                 if done:
                     break
-            record.outcome = ep.outcome or await ep.finish()
-        finally:
-            await ep.close()
-        self.finish(record)
-        return record
+        return run.record
 
     def finish(self, record: EpisodeRecord) -> None:
         assert record.episode_id is not None

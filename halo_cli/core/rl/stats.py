@@ -1,4 +1,5 @@
-"""Small statistics for reporting: success rates with honest error bars."""
+"""Small statistics: the one mean and standard deviation of groups and metrics, and success rates with honest
+error bars."""
 
 from __future__ import annotations
 
@@ -23,9 +24,15 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Population mean and standard deviation (the group statistics GRPO uses); (0, 0) for no values."""
-    if not values:
-        return (0.0, 0.0)
-    m = sum(values) / len(values)
-    return (m, math.sqrt(sum((v - m) ** 2 for v in values) / len(values)))
+def mean(values: Sequence[float]) -> float:
+    """The arithmetic mean; 0.0 for no values (an empty metric, not an error)."""
+    return sum(values) / len(values) if values else 0.0
+
+
+def std(values: Sequence[float]) -> float:
+    """Sample standard deviation (Bessel-corrected, as ``torch.std``, which TRL and verl use for GRPO's groups and
+    for the ``reward_std`` they log); 0.0 for fewer than two values."""
+    if len(values) < 2:
+        return 0.0
+    m = mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
