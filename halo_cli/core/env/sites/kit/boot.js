@@ -3,7 +3,8 @@
  *
  * - `/config?run_id=&task_id=&latency=`: resets the store to the task's seeded initial state, snapshots it
  *   as `initialstate`, THEN records the config under `config.<app>`, so the config is part of the diff
- *   (zilloft-3 reads `initialfinaldiff.added.config.zilloft.run_id`) and the diff is never empty.
+ *   (zilloft-3 reads `initialfinaldiff.added.config.zilloft.run_id`) and the diff is never empty. Its history
+ *   entry is then renamed "/", so the agent's Back button cannot re-run the reset.
  * - `/finish`: renders the finish state (finish.js) without dispatching anything.
  * - any other path: the app, rendered with Preact; the route it was loaded at is recorded.
  *
@@ -37,6 +38,9 @@ export function bootSite({ app, title, slices, initialState, collections = {}, c
     const params = Object.fromEntries(new URLSearchParams(window.location.search));
     store.reset(fresh(params.task_id ?? null));
     store.dispatch({ type: CONFIG_SET, payload: params });
+    // halo opens /config in the agent's own tab. Its history entry becomes "/", so Back can never reach (and
+    // re-run) the reset; any navigation to /config still resets.
+    window.history.replaceState(null, '', '/');
     document.title = `${title}: configured`;
     const p = document.createElement('p');
     p.id = 'config-done';
