@@ -21,7 +21,7 @@ A step is `{"click": TARGET}`, `{"type": "text"}`, `{"key": "Enter"}` / `{"key":
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -283,8 +283,3 @@ def scripts_for(task_id: str) -> TaskScripts:
         return scripts[task_id]
     except KeyError:
         raise ExpertError(f"no expert script for {task_id}") from None
-
-
-def flatten(scripts: Sequence[TaskScripts]) -> list[Script]:
-    """Every script of the tasks: each expert, then its near misses."""
-    return [s for t in scripts for s in (t.expert, *t.near_misses)]

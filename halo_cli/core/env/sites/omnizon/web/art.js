@@ -59,8 +59,7 @@ const KINDS = {
     <circle cx="100" cy="142" r="12" fill=${d} /><rect x="88" y="48" width="24" height="4" rx="2" fill=${l} />`,
   phone: (c, d) => html`${shadow(40)}
     <rect x="62" y="22" width="76" height="152" rx="14" fill=${c} /><rect x="68" y="30" width="64" height="136" rx="9" fill="#0b1220" />
-    <rect x="68" y="30" width="64" height="136" rx="9" fill="url(#scr)" opacity=".9" />
-    <defs><linearGradient id="scr" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#60a5fa" /><stop offset="1" stop-color="#a78bfa" /></linearGradient></defs>
+    <path d="M68 100c20-26 44-10 64-30v87c0 5-4 9-9 9H77c-5 0-9-4-9-9z" fill="#6366f1" opacity=".85" />
     <rect x="90" y="36" width="20" height="6" rx="3" fill=${d} />`,
   tablet: (c) => html`${shadow(66)}
     <rect x="34" y="36" width="132" height="130" rx="12" fill=${c} /><rect x="42" y="44" width="116" height="114" rx="6" fill="#e0f2fe" />
