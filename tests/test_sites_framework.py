@@ -253,3 +253,30 @@ def test_one_frozen_now_for_sites_profile_and_pages(run: Callable[[Awaitable[Any
     js_now, js_tz = _js(run, episode, "const m = await import('/_kit/store.js'); return [m.SITE_NOW_ISO, m.SITE_TIME_ZONE];")
     utc = datetime.fromisoformat(SITE_NOW).astimezone(timezone.utc)
     assert js_now == utc.strftime("%Y-%m-%dT%H:%M:%S.000Z") and js_tz == SITE_TIME_ZONE
+
+
+def test_omnizon_search_finds_what_the_goals_ask_for(run: Callable[[Awaitable[Any]], Any], episode: Episode) -> None:
+    """All query words (stemmed) must match; department, price and sort filters apply; ids in result order."""
+    queries: dict[str, dict[str, Any]] = {
+        "bed frame": {"q": "bed frame"}, "queen bed frames": {"q": "queen bed frames"},
+        "neck pillows": {"q": "neck pillows"}, "ps5 controller": {"q": "PS5 controller"},
+        "spoons and forks": {"q": "spoons and forks"}, "40-inch desk": {"q": "40-inch desk"},
+        "cooking pot": {"q": "cooking pot"}, "headphones 25-50": {"q": "headphones", "minPrice": 25, "maxPrice": 50},
+        "headphones by price": {"q": "headphone", "sortBy": "price-asc"}, "gaming dept": {"category": "gaming"},
+        "nonsense": {"q": "zebra"}, "partial": {"q": "apron zebra"},
+    }
+    got = _js(run, episode, "const s = await import('/static/search.js');"
+                            "const cat = await (await fetch('/static/catalog.json')).json();"
+                            "const out = {}; for (const [k, q] of Object.entries(arg)) {"
+                            "  const r = s.searchProducts(cat, q); out[k] = [r.exact, r.items.map((p) => p.id)]; }"
+                            "return out;", queries)
+    assert sorted(got["bed frame"][1]) == ["140", "141", "142"] and got["queen bed frames"][1] == ["140"]
+    assert sorted(got["neck pillows"][1]) == ["167", "170"]
+    assert sorted(got["ps5 controller"][1]) == ["16", "17"]
+    assert got["spoons and forks"][1] == ["220"] and got["40-inch desk"][1] == ["159"]
+    assert sorted(got["cooking pot"][1]) == ["212", "215"]
+    assert sorted(got["headphones 25-50"][1]) == ["30", "31", "39"]
+    by_price = got["headphones by price"][1]
+    assert by_price[0] == "36" and by_price[-1] == "34" and not {"37", "38"} & set(by_price)  # earbuds are not headphones
+    assert sorted(got["gaming dept"][1], key=int) == ["16", "17", "18", "19", "20", "192", "193", "194", "195", "201"]
+    assert got["nonsense"] == [False, []] and got["partial"] == [False, ["91"]]
