@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,6 +98,10 @@ def judge_from_settings(settings: "Settings") -> OpenAIJudge | None:
 # threads or tasks never see each other's judge (a ContextVar, not a patch-and-restore).
 _ACTIVE_JUDGE: contextvars.ContextVar[Judge | None] = contextvars.ContextVar("halo_real_judge", default=None)
 _GRADING: contextvars.ContextVar[bool] = contextvars.ContextVar("halo_real_grading", default=False)
+# Where agisdk writes a grading's state file. Its eval scripts run with the file's folder as their world:
+# eval_omnizon_28 reads every sibling *.json/*.txt, so gradings that share $TMPDIR (concurrent ones, or stray
+# files) flip each other's verdicts. Each halo grading gets a private folder.
+_GRADING_DIR: contextvars.ContextVar[str | None] = contextvars.ContextVar("halo_real_grading_dir", default=None)
 _hooks_lock = threading.Lock()
 _hooks_installed = False
 
@@ -118,6 +123,21 @@ class _AgisdkLogBridge:
         return to_logging
 
 
+class _AgisdkTempfileBridge:
+    """Stands in for the `tempfile` module inside agisdk's `evaluate.py`: while halo grades, `mkstemp` puts the state
+    file in the grading's private folder; everything else is the real module."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(tempfile, name)
+
+    @staticmethod
+    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        folder = _GRADING_DIR.get()
+        if folder is not None and kwargs.get("dir") is None and len(args) < 3:
+            kwargs["dir"] = folder
+        return tempfile.mkstemp(*args, **kwargs)
+
+
 def _install_agisdk_hooks() -> None:
     global _hooks_installed
     with _hooks_lock:
@@ -135,16 +155,23 @@ def _install_agisdk_hooks() -> None:
 
         agisdk_evaluate.generate_from_model = generate_from_model
         agisdk_evaluate.rich_logger = _AgisdkLogBridge(agisdk_evaluate.rich_logger)
+        agisdk_evaluate.tempfile = _AgisdkTempfileBridge()
         _hooks_installed = True
 
 
 @contextmanager
 def grading_scope(judge: Judge | None) -> Iterator[None]:
+    """agisdk's evaluator, for this context only: halo's judge, quiet logging, a private folder per grading."""
     _install_agisdk_hooks()
     tok_judge = _ACTIVE_JUDGE.set(judge)
     tok_grading = _GRADING.set(True)
     try:
-        yield
+        with tempfile.TemporaryDirectory(prefix="halo-grade-") as folder:
+            tok_dir = _GRADING_DIR.set(folder)
+            try:
+                yield
+            finally:
+                _GRADING_DIR.reset(tok_dir)
     finally:
         _GRADING.reset(tok_grading)
         _ACTIVE_JUDGE.reset(tok_judge)
