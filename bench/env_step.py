@@ -27,12 +27,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from halo_cli.core.actions import LeftClick, px_to_grid  # noqa: E402
 from halo_cli.core.config import BrowserSettings  # noqa: E402
 from halo_cli.core.env.browser import BrowserEnv  # noqa: E402
 from halo_cli.core.env.episode import Episode  # noqa: E402
 from halo_cli.core.env.miniwob import StaticServer  # noqa: E402
 from halo_cli.core.env.tasks import Outcome, Task  # noqa: E402
-from halo_cli.core.actions import LeftClick, px_to_grid  # noqa: E402
 
 W, H = 1280, 720
 BUTTON = (120, 60)  # centre of #go in CSS pixels
@@ -180,8 +180,8 @@ def agisdk_step(settings: BrowserSettings, url: str, steps: int) -> tuple[float,
     try:
         patch_playwright_launch(settings)
         warnings.filterwarnings("ignore", module="gymnasium")
-        import gymnasium as gym
         import agisdk.REAL.browsergym.core  # noqa: F401 - registers browsergym/openended
+        import gymnasium as gym
 
         env = gym.make("browsergym/openended", task_kwargs={"start_url": url}, headless=True, slow_mo=0,
                        action_mapping=None)

@@ -41,13 +41,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from halo_cli.core.config import Settings, load_settings  # noqa: E402
+from inbox import GOAL, screenshot  # noqa: E402
+
 from halo_cli.core.actions import Key, LeftClick, Scroll, Terminate, Type  # noqa: E402
+from halo_cli.core.config import Settings, load_settings  # noqa: E402
 from halo_cli.core.policy.prompts import build_messages  # noqa: E402
 from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
 from halo_cli.core.rl.groups import Group  # noqa: E402
 from halo_cli.core.rl.learner import LoRALearner, _token_logps  # noqa: E402
-from inbox import GOAL, screenshot  # noqa: E402
 
 REPLIES = (
     LeftClick(x=120, y=340, description="Click the first unread email from Alice").to_tool_call(),

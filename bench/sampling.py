@@ -36,10 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from inbox import GOAL, screenshot  # noqa: E402
+
 from halo_cli.core.config import Settings, load_settings  # noqa: E402
 from halo_cli.core.paths import default_vllm_python  # noqa: E402
 from halo_cli.core.policy.vllm_client import SampleBatch, VLLMPolicyClient  # noqa: E402
-from inbox import GOAL, screenshot  # noqa: E402
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,8 @@ from halo_cli.core.errors import NotFoundError
 from halo_cli.core.policy.prompts import HistoryStep, build_messages, vision_token_count
 from halo_cli.core.policy.vllm_client import Sample, SampleBatch
 from halo_cli.core.rl.groups import Group, LearnerError, PromptMismatchError
-from halo_cli.core.rl.learner import LoRALearner, forced_tokens
+from halo_cli.core.rl.learner import LoRALearner
+from halo_cli.core.rl.logprobs import forced_tokens
 from halo_cli.core.rl.lora import split_lora_targets
 
 REPLIES = (
@@ -63,14 +64,15 @@ def samples(learner: LoRALearner, replies: tuple[str, ...] = REPLIES,
     return out
 
 
-def plain_logprobs(model: Any, prompt: Any, ids: list[int]) -> torch.Tensor:
-    """One full forward over prompt + completion, the screenshot encoded in it: the obvious, slow way."""
+def plain_logprobs(model: Any, prompt: Any, ids: list[int], temperature: float = 1.0) -> torch.Tensor:
+    """One full forward over prompt + completion, the screenshot encoded in it: the obvious, slow way. The
+    distribution is the one sampled at ``temperature`` (the learner scores that one)."""
     n = len(ids)
     input_ids = torch.cat([prompt["input_ids"], torch.tensor([ids])], dim=1)
     mm = torch.cat([prompt["mm_token_type_ids"], torch.zeros(1, n, dtype=prompt["mm_token_type_ids"].dtype)], 1)
     images = {k: prompt[k] for k in ("pixel_values", "image_grid_thw") if prompt.get(k) is not None}
     out = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), mm_token_type_ids=mm, **images)
-    logits = out.logits[0, -n - 1 : -1].float()
+    logits = out.logits[0, -n - 1 : -1].float() / temperature
     return logits.log_softmax(-1).gather(-1, torch.tensor(ids)[:, None])[:, 0]
 
 
@@ -131,7 +133,7 @@ def test_group_logprobs_equal_plain_forward_per_sample(learner: LoRALearner, set
     assert int((prompt["input_ids"] == learner.model.config.image_token_id).sum()) > 0
     with torch.no_grad():
         for sample, got in zip(group.samples, shared):
-            want = plain_logprobs(learner.model, prompt, list(sample.token_ids))
+            want = plain_logprobs(learner.model, prompt, list(sample.token_ids), learner.grpo.temperature)
             assert got.shape == want.shape  # completions of different lengths: padding is handled
             assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
 
@@ -150,7 +152,7 @@ def test_logprobs_with_two_screenshots_or_none(learner: LoRALearner, settings: S
     assert int((prompt["input_ids"] == learner.model.config.image_token_id).sum()) == per_image * screenshots
     with torch.no_grad():
         for sample, got in zip(group.samples, learner.logprobs(group)):
-            want = plain_logprobs(learner.model, prompt, list(sample.token_ids))
+            want = plain_logprobs(learner.model, prompt, list(sample.token_ids), learner.grpo.temperature)
             assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
 
 
@@ -166,11 +168,12 @@ def test_gradients_through_the_shared_prompt_equal_plain_ones(learner: LoRALearn
         return out
 
     learner.model.zero_grad(set_to_none=True)
-    (learner._completion_logps(prepared.prompt, prepared.completions) * weights).sum().backward()
+    (learner._completion_logps(prepared.prompt, prepared.completions)[0] * weights).sum().backward()
     shared = grads()
+    t = learner.grpo.temperature
     for i, sample in enumerate(group.samples):
         n = len(sample.token_ids)
-        (plain_logprobs(learner.model, prepared.prompt, list(sample.token_ids)) * weights[i, :n]).sum().backward()
+        (plain_logprobs(learner.model, prepared.prompt, list(sample.token_ids), t) * weights[i, :n]).sum().backward()
     plain = grads()
     assert max(float(s.abs().max()) for s in shared) > 0
     for s, p in zip(shared, plain):
@@ -222,10 +225,16 @@ def test_updates_move_logprobs_with_the_advantage_sign_and_state_round_trips(
     learner = LoRALearner(settings.model, settings.lora, grpo)
     messages = short_messages(settings)
     first = learner.logprobs(Group(messages, samples(learner), [0.0] * 3))
-    group = Group(messages, samples(learner, logprobs=first), [1.0, -1.0, 0.0])
 
-    stats = [learner.update([group]) for _ in range(3)]
+    def fresh() -> Group:
+        """What each iteration trains on: the samples with the log-probs of the policy that sampled them."""
+        lps = learner.logprobs(Group(messages, samples(learner), [0.0] * 3))
+        return Group(messages, samples(learner, logprobs=lps), [1.0, -1.0, 0.0])
+
+    stats = [learner.update([fresh()]) for _ in range(3)]
+    group = fresh()
     assert stats[0].logprob_gap == pytest.approx(0.0, abs=1e-5)  # no dropout, same weights: the "sampler" agrees
+    assert stats[0].is_weight_mean == pytest.approx(1.0, abs=1e-5) and stats[0].is_truncated_frac == 0.0
     assert stats[0].kl == pytest.approx(0.0, abs=1e-6)  # fresh LoRA (B = 0) is the base model
     assert stats[-1].kl > 0
     assert all(s.optimizer_steps == 1 and s.grad_norm > 0 for s in stats)
@@ -236,7 +245,7 @@ def test_updates_move_logprobs_with_the_advantage_sign_and_state_round_trips(
     # All-zero advantages (and beta 0) train nothing: no forward, no optimizer step.
     idle = LoRALearner(settings.model, settings.lora, settings.grpo)
     zero = idle.update([Group(messages, samples(idle), [0.0] * 3)])
-    assert zero.zero_advantage_groups == 1 and zero.optimizer_steps == 0 and idle.optimizer_steps == 0
+    assert zero.zero_advantage_samples == 3 and zero.optimizer_steps == 0 and idle.optimizer_steps == 0
 
     # State round trip into a fresh learner: same LoRA weights, same AdamW moments, same next step.
     learner.save_state(tmp_path / "state")
@@ -290,19 +299,22 @@ def grammar_logprobs(learner: LoRALearner) -> list[torch.Tensor]:
     return out
 
 
-def test_constrained_sampling_takes_the_ratio_against_the_learner(settings: Settings) -> None:
-    """vLLM's log-probs under a grammar are the masked distribution's (forced tokens: 0): not a PPO denominator."""
+def test_constrained_sampling_gives_no_importance_weights(settings: Settings) -> None:
+    """vLLM's log-probs under a grammar are the masked distribution's (forced tokens: 0): their ratio to the learner's
+    unmasked ones measures the grammar, not a drift between the engines, so no token is re-weighted by it. The PPO
+    ratio is the learner's own (pre-pass) in both cases: 1 on the first step."""
     messages = short_messages(settings)
-    ratios = {}
     for constrained in (False, True):
         grpo = settings.grpo.model_copy(update={"constrained_sampling": constrained})
         learner = LoRALearner(settings.model, settings.lora, grpo)
         masked = grammar_logprobs(learner)
         stats = learner.update([Group(messages, samples(learner, logprobs=masked), [1.0, -1.0, 0.0])])
-        ratios[constrained] = stats.ratio_mean
+        assert stats.ratio_mean == pytest.approx(1.0, abs=1e-5)
         assert stats.logprob_gap is not None and stats.logprob_gap > 1.0  # reported either way
-    assert ratios[True] == pytest.approx(1.0)
-    assert ratios[False] < 0.01  # exp(learner logp - 0): what the sampler's numbers would have done
+        if constrained:
+            assert stats.is_weight_mean == pytest.approx(1.0) and stats.is_truncated_frac == 0.0
+        else:  # the tiny model finds these tokens far less likely than the made-up "sampler": tiny weights
+            assert stats.is_weight_mean is not None and stats.is_weight_mean < 0.1
 
 
 def test_constrained_sampling_trains_only_the_tokens_the_grammar_left_open(settings: Settings) -> None:
@@ -322,19 +334,21 @@ def test_constrained_sampling_trains_only_the_tokens_the_grammar_left_open(setti
     assert not forced[2].any()  # no sampler log-probs: nothing is known to be forced
 
     stats = learner.update([Group(messages, samples(learner, logprobs=masked), [1.0, -1.0, 0.0])])
-    assert stats.tokens == choices and stats.optimizer_steps == 1
+    # the tokens trained on: the open ones of the samples with something to learn (A = 0 runs no forward)
+    assert stats.tokens == sum(int((lp < 0).sum()) for lp in masked[:2]) and stats.optimizer_steps == 1
 
     # Every token forced (a grammar with no choice left): nothing to learn, the adapter does not move.
     before = {n: p.detach().clone() for n, p in learner.model.named_parameters() if p.requires_grad}
     all_forced = [torch.zeros(len(s.token_ids)) for s in samples(learner)]
     stats = learner.update([Group(messages, samples(learner, logprobs=all_forced), [1.0, -1.0, 0.0])])
-    assert stats.zero_advantage_groups == 1 and stats.optimizer_steps == 0 and stats.tokens == 0
+    assert stats.optimizer_steps == 0 and stats.tokens == 0
     after = {n: p.detach() for n, p in learner.model.named_parameters() if p.requires_grad}
     assert all(torch.equal(before[n], after[n]) for n in before)
 
     # Unconstrained, the same log-probs are an ordinary sampler's: every token is trained on.
     free = LoRALearner(settings.model, settings.lora, settings.grpo.model_copy(update={"constrained_sampling": False}))
-    assert free.update([Group(messages, samples(free, logprobs=masked), [1.0, -1.0, 0.0])]).tokens == total
+    assert free.update([Group(messages, samples(free, logprobs=masked), [1.0, -1.0, 0.0])]).tokens == \
+        sum(len(lp) for lp in masked[:2])
 
 
 # --------------------------------------------------------------------------------------------------- adapters
@@ -375,5 +389,33 @@ def test_save_adapter_is_atomic_and_reloads_in_peft(
     prompt = learner.encode_prompt(messages)
     with torch.no_grad():
         for sample, got in zip(group.samples, ours):
-            want = plain_logprobs(reloaded, prompt, list(sample.token_ids))
+            want = plain_logprobs(reloaded, prompt, list(sample.token_ids), learner.grpo.temperature)
             assert torch.allclose(got, want, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------- sampler parity
+
+
+@pytest.mark.vllm
+def test_the_learner_scores_the_distribution_vllm_sampled_from(settings: Settings, vllm_server: Any) -> None:
+    """vLLM runs with processed log-probs and every sampling parameter sent: its log-probs of the sampled tokens are
+    those of softmax(logits / T), which the learner reproduces (bf16 server, fp32 learner); scored at temperature 1,
+    as the learner did before, they differ by far more."""
+    from halo_cli.core.policy.vllm_client import VLLMPolicyClient
+
+    fresh = LoRALearner.from_settings(settings)  # LoRA B = 0: exactly the served base model
+    client = VLLMPolicyClient.from_settings(settings.model_copy(update={"grpo": settings.grpo.model_copy(
+        update={"constrained_sampling": False, "max_completion_length": 24})}), base_url=vllm_server.url)
+    with client:
+        batch = client.sample(screenshot_png(320, 240), "Open the first unread email", n=4,
+                              temperature=settings.grpo.temperature, viewport=(320, 240))
+    group = Group.from_batch(batch, [0.0] * 4)
+    gaps = {}
+    for t in (settings.grpo.temperature, 1.0):
+        ours = fresh.logprobs(group, temperature=t)
+        diffs = torch.cat([(o - torch.tensor(s.logprobs)).abs() for o, s in zip(ours, batch.samples)])
+        gaps[t] = float(diffs.mean())
+    print(f"\nmean |learner - vLLM| log-prob gap: at T={settings.grpo.temperature} {gaps[settings.grpo.temperature]:.4f}, "
+          f"at T=1 {gaps[1.0]:.4f}")
+    assert gaps[settings.grpo.temperature] < 0.05
+    assert gaps[1.0] > 5 * gaps[settings.grpo.temperature]

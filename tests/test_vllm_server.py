@@ -60,6 +60,8 @@ def test_command_on_cpu(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert _value(cmd, "--api-key") == "sekrit"
     assert "--enforce-eager" in cmd and _value(cmd, "--distributed-executor-backend") == "uni"
     assert "--gpu-memory-utilization" not in cmd
+    # the sampled distribution's log-probs, and no generation_config.json applied behind the trainer's back
+    assert _value(cmd, "--logprobs-mode") == "processed_logprobs" and _value(cmd, "--generation-config") == "vllm"
     assert cmd[-2:] == ["--seed", "7"]
     assert server.url == "http://127.0.0.1:8123" and server.base_url == "http://127.0.0.1:8123/v1"
 

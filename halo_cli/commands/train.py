@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Train the policy online: GRPO on live browser tasks.", no_args_is_help=True)
 console = Console(stderr=True)
 
-_SHOWN = ("mean_reward", "success_rate", "sample_success_rate", "invalid_action_rate", "loss", "logprob_gap")
+_SHOWN = ("mean_reward", "success_rate", "sample_success_rate", "reward_std", "invalid_action_rate", "loss",
+          "is_weight_mean", "logprob_gap")
 
 
 def _line(it: int, m: dict[str, float]) -> str:

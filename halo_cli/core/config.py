@@ -151,7 +151,11 @@ class EnvSettings(_Section):
 class LoraSettings(_Section):
     rank: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    # vLLM samples without dropout: with it, the learner's policy would differ from the sampler's by random noise,
+    # and the PPO ratio of the very first step would already be off 1.
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    # Recomputes activations in the backward pass: the 8B learner beside vLLM on one GPU fits in less memory.
+    gradient_checkpointing: bool = False
     # Language-model projections only: vLLM ignores LoRA on the vision tower, so training it there
     # would make the served policy differ from the trained one.
     target_modules: list[str] = Field(
@@ -170,26 +174,66 @@ class LoraSettings(_Section):
 
 
 class GRPOSettings(_Section):
+    """Online GRPO: how groups are formed, how the loss is built, how the optimizer steps. Each default's reason is
+    written beside it; the README's settings table says the same in one line each."""
+
     num_generations: int = Field(8, ge=2, description="group size G")
-    lr: float = Field(1e-6, gt=0)
+    # LoRA trains ~0.1% of the weights: the usual LoRA learning rates are ~10x a full fine-tune's (1e-6 for GRPO).
+    lr: float = Field(1e-5, gt=0)
+    # Warm-up keeps the first updates, taken on the noisiest advantages of an untrained policy, small.
+    lr_warmup_updates: int = Field(3, ge=0, description="updates over which the lr rises linearly from 0")
+    lr_schedule: Literal["constant", "cosine", "linear"] = Field(
+        "constant", description="after warm-up, until the last update (online RL has no fixed data to anneal over)")
     loss_type: Literal["dr_grpo", "grpo", "dapo"] = "dr_grpo"
     group: Literal["step", "episode", "gigpo"] = "step"
     epsilon: float = Field(0.2, gt=0, description="PPO clip range")
     epsilon_high: float | None = Field(None, gt=0, description="upper clip range (DAPO clip-higher; default: epsilon)")
+    # Dual-clip PPO (Ye et al. 2020): with A < 0 a huge ratio would make an unbounded step; c bounds it at c * |A|.
+    dual_clip: float | None = Field(3.0, gt=1.0, description="dual-clip bound c for negative advantages (None: off)")
+    # Truncated importance sampling (Yao et al. 2025): the learner's and vLLM's probabilities of the sampled tokens
+    # differ (precision, kernels); each token's loss is weighted by min(p_learner / p_vllm, C).
+    is_truncation: float = Field(2.0, gt=0, description="cap C of the per-token importance weight")
     beta: float = Field(0.0, ge=0, description="KL coefficient to the base model")
-    gamma: float = Field(0.95, gt=0, le=1.0, description="discount for gigpo step returns")
+    gamma: float = Field(0.95, gt=0, le=1.0, description="discount of step returns (gigpo anchors, step lookahead)")
     temperature: float = Field(0.7, ge=0)
     top_p: float = Field(1.0, gt=0, le=1.0)
     max_completion_length: int = Field(256, ge=1)
     episodes: int = Field(100, ge=1)
-    grad_accum: int = Field(1, ge=1)
+    # One optimizer step on the iteration's whole rollout: every group weighs in the same step, and the step is
+    # zero-sum within each group. A mini-batch size (in completions) splits it into shuffled mini-batches.
+    minibatch_size: int | None = Field(None, ge=1, description="completions per optimizer step (None: all)")
+    ppo_epochs: int = Field(1, ge=1, description="passes over the rollout per iteration")
+    # Success bonuses (+-5 advantages) and shaping terms (+-0.1) differ 50x; Adam's second moment then remembers the
+    # large steps and shrinks the small ones for hundreds of updates. Dividing by the batch's reward std keeps every
+    # batch's advantages at unit scale (Lite PPO: group mean, batch std), without Dr.GRPO's per-group std bias.
+    scale_rewards: Literal["none", "batch"] = Field("batch", description="divide advantages by the batch reward std")
+    # Episode groups: a step earns its episode's advantage. "step" takes the baseline over all steps of the group
+    # (each episode counted once per step, verl-agent's default), so the group's advantages sum to zero over steps
+    # and long failures do not pile up net-negative mass; "episode" takes the plain mean of the G returns.
+    episode_baseline: Literal["step", "episode"] = "step"
+    # How much one episode's steps weigh in the loss: "step" weighs every step the same (AsyncWebRL's constant 1/k);
+    # "episode" weighs each episode 1 in total (1/|episode| per step), which weakens the gradient on long failures.
+    step_norm: Literal["step", "episode"] = "step"
+    # Step groups: a branch's value is its immediate reward, or that plus k more policy steps, discounted by gamma.
+    step_value: Literal["immediate", "rollout"] = "immediate"
+    lookahead_steps: int = Field(2, ge=1, description="step_value=rollout: policy steps after the branch's action")
     max_grad_norm: float = Field(1.0, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     concurrent_episodes: int = Field(4, ge=1)
     checkpoint_every: int = Field(5, ge=1)
+    # DAPO dynamic sampling: a group whose rewards are all equal teaches nothing; collect more groups in its place.
+    dynamic_sampling: bool = False
+    dynamic_sampling_rounds: int = Field(2, ge=1, description="extra collection rounds at most per iteration")
+    # Advantages this small are floating-point noise from subtracting equal means, not a learning signal.
+    advantage_eps: float = Field(1e-6, ge=0)
+    # After every hot reload, a fixed prompt is scored by vLLM and by the learner: their mean absolute log-prob gap
+    # must stay under this, or the served adapter is not the trained one. bf16 vLLM vs fp32 learner: ~1e-2.
+    parity_tolerance: float = Field(0.1, gt=0)
     constrained_sampling: bool = False
     constrained_actions: list[str] | None = Field(None, description="action kinds constrained sampling allows")
-    step_continue: Literal["best", "sample"] = Field("best", description="step groups: branch the episode goes on")
+    # Step groups go on from a randomly sampled branch: then the episode's states and success are the policy's own
+    # (from the best branch they would be best-of-G); "best" breaks ties at random, preferring non-terminal branches.
+    step_continue: Literal["best", "sample"] = Field("sample", description="step groups: branch the episode goes on")
     task_seed: int | None = Field(None, description="train every episode on this one task instance (None: a new seed each)")
     gigpo_step_weight: float = Field(1.0, ge=0, description="weight of the anchor-state step advantage")
     seed: int = 0
@@ -256,6 +300,13 @@ class Settings(BaseSettings):
     reward: RewardSettings = Field(default_factory=RewardSettings)
 
     @model_validator(mode="after")
+    def _step_groups_need_states(self) -> "Settings":
+        if self.grpo.group == "step" and self.browser.axtree == "off":
+            raise ValueError("grpo.group=step restores branches and checks them by state key, which needs the AX "
+                             "tree: set browser.axtree to full or visible, or use group=episode")
+        return self
+
+    @model_validator(mode="after")
     def _lora_fits_server(self) -> "Settings":
         if self.lora.rank > self.vllm.max_lora_rank:
             raise ValueError(
@@ -297,7 +348,7 @@ def local_profile() -> dict[str, Any]:
         "browser": {"timezone": "America/Los_Angeles", "clock": "2024-07-18T09:00:00-07:00"},
         "lora": {"rank": 8, "alpha": 16, "dropout": 0.0},
         "grpo": {
-            "num_generations": 4, "lr": 5e-3, "max_completion_length": 160, "episodes": 8,
+            "num_generations": 4, "lr": 5e-3, "lr_warmup_updates": 0, "max_completion_length": 160, "episodes": 8,
             "concurrent_episodes": 2, "checkpoint_every": 1, "constrained_sampling": True,
         },
     }

@@ -175,6 +175,34 @@ def state_key(url: str, axtree: str) -> str:
     return f"{url or ''}|{_ax_digest(axtree or '')}"
 
 
+# Text-like nodes whose name is content, not structure: what was typed or printed, a counter, a timestamp.
+_TEXT_ROLES = frozenset({"text", "statictext", "paragraph", "inlinetextbox", "labeltext"})
+_CANON_VALUE = re.compile(r' value="(?:[^"\\\n]|\\.)*"')
+_CANON_HEAD = re.compile(r'^(?P<role>[A-Za-z][\w-]*)(?: "(?:[^"\\\n]|\\.)*")?')
+
+
+def structure_key(url: str, axtree: str) -> str:
+    """URL plus a digest of the AX tree's structure: roles and names of the nodes, without field values and without
+    the wording of text nodes.
+
+    The dense reward pays "a new state" on this key: typing a different text into a field, or a page that rewords a
+    line on any click, would otherwise be a new state every time, and a policy would learn to farm it.
+    """
+    return f"{url or ''}|{_structure_digest(axtree or '')}"
+
+
+@lru_cache(maxsize=32)
+def _structure_digest(axtree: str) -> str:
+    lines = []
+    for line in _VOLATILE.sub("", canonical_axtree(axtree)).splitlines():
+        line = _CANON_VALUE.sub("", line)
+        head = _CANON_HEAD.match(line)
+        if head is not None and head["role"].lower() in _TEXT_ROLES:
+            line = head["role"] + line[head.end():]
+        lines.append(line)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+
+
 @lru_cache(maxsize=32)
 def _ax_digest(axtree: str) -> str:
     text = _VOLATILE.sub("", canonical_axtree(axtree))

@@ -21,6 +21,7 @@ This module owns the browser: launching it, noticing it died or hung, relaunchin
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 import uuid
@@ -45,6 +46,11 @@ _HEALTH_TIMEOUT_S = 5.0
 
 class BrowserError(HaloError):
     """The browser cannot be brought up or keeps failing (missing executable, repeated crashes)."""
+
+
+def screenshot_digest(png: bytes) -> str:
+    """sha256 of the PNG bytes: Chromium's screenshots of one state are byte-identical (caret hidden, fixed clock)."""
+    return hashlib.sha256(png).hexdigest()
 
 
 class RestoreMismatch(BrowserError):
@@ -130,14 +136,23 @@ class BrowserEnv:
         return await self._start_episode(task, seed, source, replay=None, expected_key=None)
 
     async def restore(self, task: Task, seed: int, actions: Sequence[Action], *, expected_key: str | None = None,
-                      source: TaskSource | None = None) -> Episode:
+                      expected_screenshot: str | None = None, source: TaskSource | None = None) -> Episode:
         """Rebuilds a state by a seeded reset plus a replay of `actions`, observing only at the end.
 
-        Playwright cannot fork a page (no snapshot of a page's JS heap); replay reproduces MiniWoB states exactly at ~25 ms per action.
-        `wait` actions are skipped, so time-driven pages (animations) need not match. With `expected_key`,
-        raises RestoreMismatch (and closes the episode) when the replayed state differs.
+        Playwright cannot fork a page (no snapshot of a page's JS heap); replay reproduces MiniWoB states exactly at
+        ~25 ms per action. `wait` actions are skipped, so time-driven pages (animations) need not match. With
+        `expected_key` (the state key: URL + AX tree) and `expected_screenshot` (`screenshot_digest` of the
+        screenshot), raises RestoreMismatch (and closes the episode) when the replayed state differs in either: two
+        states can share an AX tree and still look different (a canvas, a colour, an image).
         """
-        return await self._start_episode(task, seed, source, replay=list(actions), expected_key=expected_key)
+        ep = await self._start_episode(task, seed, source, replay=list(actions), expected_key=expected_key)
+        if expected_screenshot is not None:
+            assert ep.observation is not None
+            got = screenshot_digest(ep.observation.screenshot)
+            if got != expected_screenshot:
+                await ep.close()
+                raise RestoreMismatch(f"screenshot {expected_screenshot}", f"screenshot {got}")
+        return ep
 
     async def _start_episode(self, task: Task, seed: int, source: TaskSource | None, replay: list[Action] | None,
                              expected_key: str | None) -> Episode:

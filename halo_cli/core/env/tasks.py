@@ -38,6 +38,9 @@ class Outcome:
     success: bool
     status: OutcomeStatus
     details: Mapping[str, Any] = field(default_factory=dict)
+    # The final state the grade was read from (REAL's /finish JSON): the dense reward's `finish` milestones read it.
+    # Kept apart from `details`, which the run store keeps: a hosted site's state can run to megabytes.
+    finish_state: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def aborted(cls, reason: str) -> "Outcome":

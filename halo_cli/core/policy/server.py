@@ -165,6 +165,12 @@ class VLLMServer:
             # log-probs vLLM returns would not be those of the sequence the learner trains on.
             "--mm-processor-kwargs",
             json.dumps({"size": {"shortest_edge": s.model.min_pixels, "longest_edge": s.model.max_pixels}}),
+            # The log-probs of the distribution actually sampled from (after the grammar mask, temperature and
+            # top-p), not of the raw model: they are the behaviour policy the learner's importance weights divide by.
+            "--logprobs-mode", "processed_logprobs",
+            # Never apply the model folder's generation_config.json (Qwen3-VL Instruct ships top_k 20, top_p 0.8,
+            # temperature 0.7) behind the trainer's back: every sampling parameter comes from the request.
+            "--generation-config", "vllm",
         ]
         if s.model.dtype != "auto":
             cmd += ["--dtype", s.model.dtype]

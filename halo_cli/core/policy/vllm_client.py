@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from halo_cli.core.config import Settings
 
 DEFAULT_BASE_URL = "http://localhost:8000"
+# vLLM's own neutral values of the sampling parameters the learner does not model: no top-k, no min-p, no
+# repetition penalty. Sent explicitly with every request.
+SAMPLING_DEFAULTS: dict[str, Any] = {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0}
 DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
 
 
@@ -174,12 +177,15 @@ class VLLMPolicyClient:
             raise PolicyRequestError(
                 f"n={n} samples at temperature 0 would all be the same (vLLM refuses it): use temperature > 0"
             )
-        extra: dict[str, Any] = {"return_token_ids": True}
+        # Every sampling parameter is sent, so that nothing a server or model folder defaults to changes the
+        # distribution the learner believes was sampled from (it applies the same temperature and top-p).
+        extra: dict[str, Any] = {"return_token_ids": True, **SAMPLING_DEFAULTS}
         if self.regex is not None:
             extra["structured_outputs"] = {"regex": self.regex}
         req: dict[str, Any] = dict(
             model=model or self.model, messages=messages, n=n, temperature=temperature,
             top_p=self.top_p if temperature > 0 else 1.0, max_tokens=self.max_tokens,
+            presence_penalty=0.0, frequency_penalty=0.0,
             logprobs=True, top_logprobs=0, extra_body=extra,
         )
         if seed is not None:
@@ -263,6 +269,29 @@ class VLLMPolicyClient:
     def sample_single(self, screenshot: bytes, goal: str, temperature: float = 0.0) -> str:
         """The seed's API: one reply, greedy by default (evaluation)."""
         return self.sample(screenshot, goal, n=1, temperature=temperature).texts[0]
+
+    def score(self, token_ids: Sequence[int], start: int, *, model: str | None = None) -> list[float]:
+        """vLLM's log-probs of ``token_ids[start:]``, each given the tokens before it (its prompt log-probs, which
+        are the raw model's at temperature 1, whatever the logprobs mode). Used to check that a served adapter is
+        the trained one."""
+        if not 0 < start < len(token_ids):
+            raise PolicyRequestError(f"start {start} must fall inside the {len(token_ids)} tokens scored")
+        ids = [int(t) for t in token_ids]
+        with self._errors():
+            resp = self._sync.completions.create(model=model or self.model, prompt=ids, max_tokens=1,
+                                                 temperature=0.0, extra_body={"prompt_logprobs": 0})
+        choice = resp.choices[0]
+        rows = getattr(choice, "prompt_logprobs", None) or (choice.model_extra or {}).get("prompt_logprobs")
+        if not rows or len(rows) != len(ids):
+            raise PolicyRequestError(f"the server returned no prompt log-probs for {len(ids)} tokens")
+        out = []
+        for position in range(start, len(ids)):
+            entry = rows[position] or {}
+            found = entry.get(str(ids[position]), entry.get(ids[position]))  # type: ignore[call-overload]
+            if not isinstance(found, dict) or "logprob" not in found:
+                raise PolicyRequestError(f"no prompt log-prob for token {ids[position]} at position {position}")
+            out.append(float(found["logprob"]))
+        return out
 
     # ----------------------------------------------------------------------------------------- adapters
 

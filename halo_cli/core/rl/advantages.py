@@ -58,24 +58,56 @@ def _relative(values: Sequence[float], mode: Normalization, eps: float) -> list[
     raise ValueError(f"unknown normalization {mode!r} (mean_norm or mean_std_norm)")
 
 
+Baseline = Literal["episode", "step"]
+
+
+def episode_group_advantages(
+    returns: Sequence[float],
+    lengths: Sequence[int],
+    *,
+    baseline: Baseline = "step",
+    mode: Normalization = "mean_norm",
+    eps: float = 1e-6,
+) -> list[float]:
+    """One advantage per episode of a group (the G episodes of one task and seed).
+
+    ``baseline="episode"``: the mean of the G returns. ``"step"``: the mean over all steps of the group, each step
+    carrying its episode's return (verl-agent's GiGPO default, ``compute_mean_std_cross_all_data``): with the
+    advantage copied onto every step, ``sum_i |tau_i| * (R_i - b) = 0`` only for this ``b``, so a group whose failures
+    run longer than its successes does not push a net-negative mass onto the policy.
+    """
+    if len(returns) != len(lengths):
+        raise ValueError(f"{len(returns)} returns but {len(lengths)} lengths")
+    if any(n < 0 for n in lengths):
+        raise ValueError(f"episode lengths must be >= 0, got {list(lengths)}")
+    if baseline == "episode":
+        return _relative(returns, mode, eps)
+    if baseline != "step":
+        raise ValueError(f"unknown baseline {baseline!r} (episode or step)")
+    per_step = [r for r, n in zip(returns, lengths) for _ in range(n)]
+    if not per_step:
+        return [0.0] * len(returns)
+    m = mean(per_step)
+    if mode == "mean_norm":
+        return [r - m for r in returns]
+    return [(r - m) / (std(per_step) + eps) for r in returns]
+
+
 def episode_advantages(
     returns: Sequence[float],
     lengths: Sequence[int],
     *,
+    baseline: Baseline = "episode",
     mode: Normalization = "mean_norm",
     eps: float = 1e-6,
 ) -> list[list[float]]:
     """Advantages for the ``episode`` grouping: one per step, per episode.
 
     ``returns[i]`` is episode i's return and ``lengths[i]`` its number of steps. All N episodes ran the same task,
-    so their mean return is the baseline. A step earns the advantage of the whole episode it belongs to: without a
-    value function, the episode outcome is the only credit a step can get.
+    so their returns share a baseline (``episode_group_advantages``). A step earns the advantage of the whole episode
+    it belongs to: without a value function, the episode outcome is the only credit a step can get.
     """
-    if len(returns) != len(lengths):
-        raise ValueError(f"{len(returns)} returns but {len(lengths)} lengths")
-    if any(n < 0 for n in lengths):
-        raise ValueError(f"episode lengths must be >= 0, got {list(lengths)}")
-    per_episode = _relative(returns, mode, eps)
+    per_episode = episode_group_advantages(returns, lengths, baseline=baseline, mode=mode, eps=eps)
     return [[a] * n for a, n in zip(per_episode, lengths)]
 
 
@@ -102,6 +134,8 @@ def gigpo_advantages(
     *,
     mode: Normalization = "mean_norm",
     eps: float = 1e-6,
+    baseline: Baseline = "episode",
+    anchor_rewards: Sequence[Sequence[float]] | None = None,
 ) -> list[list[float]]:
     """GiGPO (Feng et al. 2025, verl-agent): episode-level plus anchor-state step-level advantages.
 
@@ -116,15 +150,21 @@ def gigpo_advantages(
       A step whose state no other step met has nothing to be compared with and gets 0.
 
     ``mode="mean_norm"`` (verl-agent's shipped default, Dr.GRPO-like) only subtracts means; ``"mean_std_norm"``
-    also divides by the std + ``eps``, at both levels. The key must be exact (a URL + AX-tree digest, a screenshot
+    also divides by the std + ``eps``, at both levels. ``baseline`` is the episode term's (see
+    ``episode_group_advantages``). ``anchor_rewards[i][t]``, when given, are the rewards the anchor groups compare by
+    (default: the rewards): the trainer leaves the living reward (+0.1 per valid action) out of them, since a step
+    taken early collects more discounted living reward than the same choice taken late, a bias by timing only. The key must be exact (a URL + AX-tree digest, a screenshot
     hash): near-identical states form no group, which is GiGPO's known weakness on open web pages.
     """
     if not episodes:
         return []
     returns = [sum(r for _, r in ep) for ep in episodes]
-    episode_adv = _relative(returns, mode, eps)
-
-    step_returns = [discounted_returns([r for _, r in ep], gamma) for ep in episodes]
+    episode_adv = episode_group_advantages(returns, [len(ep) for ep in episodes], baseline=baseline, mode=mode,
+                                           eps=eps)
+    if anchor_rewards is not None and [len(a) for a in anchor_rewards] != [len(ep) for ep in episodes]:
+        raise ValueError("anchor_rewards must have one reward per step of every episode")
+    step_rewards = anchor_rewards if anchor_rewards is not None else [[r for _, r in ep] for ep in episodes]
+    step_returns = [discounted_returns(list(rs), gamma) for rs in step_rewards]
     anchors: dict[Hashable, list[tuple[int, int]]] = defaultdict(list)
     for i, ep in enumerate(episodes):
         for t, (key, _) in enumerate(ep):
@@ -155,3 +195,41 @@ def frac_reward_zero_std(groups: Sequence[Sequence[float]], atol: float = 1e-8) 
         return 0.0
     zero = sum(1 for g in groups if len(g) < 2 or std(g) <= atol)
     return zero / len(groups)
+
+
+def anchor_group_sizes(episodes: Sequence[Sequence[Hashable]]) -> list[int]:
+    """The sizes of GiGPO's anchor groups (steps sharing a state key across a group's episodes); 1 = no sibling."""
+    counts: dict[Hashable, int] = defaultdict(int)
+    for ep in episodes:
+        for key in ep:
+            counts[key] += 1
+    return list(counts.values())
+
+
+def step_weights(length: int, step_norm: str) -> list[float]:
+    """How much each of an episode's ``length`` steps weighs in the loss: 1 each (``"step"``: AsyncWebRL's constant
+    per-step normaliser), or ``1/length`` each (``"episode"``: every episode weighs 1 in total)."""
+    if step_norm == "step":
+        return [1.0] * length
+    if step_norm == "episode":
+        return [1.0 / length] * length if length else []
+    raise ValueError(f"unknown step_norm {step_norm!r} (step or episode)")
+
+
+def scale_by_batch_std(advantages: Sequence[Sequence[float]], rewards: Sequence[float],
+                       eps: float = 1e-6) -> list[list[float]]:
+    """Divides every advantage by the (Bessel) std of the batch's rewards, once for the whole batch.
+
+    Group-mean baselines, batch-level scale (Liu et al. 2025, "Tricks or Traps", Lite PPO): the size of one batch's
+    update no longer depends on whether it held a success bonus, without GRPO's per-group std, which favours groups
+    that are nearly solved or nearly hopeless. A batch whose rewards are all equal has nothing to scale.
+    """
+    s = std(rewards)
+    if s <= eps:
+        return [list(a) for a in advantages]
+    return [[a / s for a in group] for group in advantages]
+
+
+def denoise(advantages: Sequence[float], eps: float) -> list[float]:
+    """Advantages smaller than ``eps`` in size are the rounding left by subtracting equal means: exactly 0."""
+    return [0.0 if abs(a) < eps else a for a in advantages]

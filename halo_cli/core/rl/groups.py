@@ -44,25 +44,30 @@ class Group:
     """Completions sampled from one prompt, with their advantages: the learner's unit of work.
 
     ``messages`` are the OpenAI messages sent to vLLM (``build_messages``). ``samples[i].logprobs`` are vLLM's
-    sampling log-probs of ``samples[i].token_ids`` (the behaviour policy of the PPO ratio); a sample without them,
-    or any sample under ``grpo.constrained_sampling``, is trained on-policy (ratio 1 against the learner's own
-    log-probs). ``prompt_token_ids``, when vLLM reported them, are checked against the learner's.
+    sampling log-probs of ``samples[i].token_ids`` (the distribution it sampled from, ``processed_logprobs``): the
+    learner weighs each token by its truncated importance weight against them. ``weights[i]`` is how much sample i
+    counts in the loss (1 by default; ``1/|episode|`` under ``grpo.step_norm = "episode"``).
+    ``prompt_token_ids``, when vLLM reported them, are checked against the learner's.
     """
 
     messages: Sequence[Mapping[str, Any]]
     samples: Sequence[SampleLike]
     advantages: Sequence[float]
     prompt_token_ids: Sequence[int] | None = None
+    weights: Sequence[float] | None = None
 
     @classmethod
     def from_batch(
-        cls, batch: "SampleBatch", advantages: Sequence[float], indices: Sequence[int] | None = None
+        cls, batch: "SampleBatch", advantages: Sequence[float], indices: Sequence[int] | None = None,
+        weights: Sequence[float] | None = None,
     ) -> "Group":
         """A group from one vLLM request; ``indices`` picks the samples to train on (default: all)."""
         picked = list(range(len(batch.samples))) if indices is None else list(indices)
         if len(advantages) != len(picked):
             raise LearnerError(f"{len(advantages)} advantages for {len(picked)} samples")
+        if weights is not None and len(weights) != len(picked):
+            raise LearnerError(f"{len(weights)} weights for {len(picked)} samples")
         return cls(
             messages=batch.messages, samples=[batch.samples[i] for i in picked], advantages=list(advantages),
-            prompt_token_ids=batch.prompt_token_ids,
+            prompt_token_ids=batch.prompt_token_ids, weights=None if weights is None else list(weights),
         )

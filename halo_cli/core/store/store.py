@@ -467,6 +467,7 @@ class RunStore:
                     "reward": opt_float(sample.get("reward")),
                     "advantage": opt_float(sample.get("advantage")),
                     "finish_reason": sample.get("finish_reason"),
+                    "policy": sample.get("policy"),
                 }
             )
         ids = []
@@ -549,12 +550,16 @@ class RunStore:
                 ).fetchall()
             ]
 
-    def add_adapter(self, run_id: str, version: int, path: str | Path, *, loaded: bool = False) -> int:
-        """Records a saved LoRA checkpoint; `loaded` says whether the inference server serves it."""
+    def add_adapter(self, run_id: str, version: int, path: str | Path, *, loaded: bool = False,
+                    name: str | None = None, sha256: str | None = None) -> int:
+        """Records a saved LoRA checkpoint (replacing a row of the same version, which a resumed run redoes);
+        `loaded` says whether the inference server serves it, `name` under which name, `sha256` which weights."""
         row = {
             "run_id": run_id, "version": int(version), "path": str(path), "loaded": int(loaded), "created": now_iso(),
+            "name": name, "sha256": sha256,
         }
-        with self._lock:
+        with self._lock, self.db.atomic():
+            self._table("adapters").delete_where("run_id = ? and version = ?", [run_id, int(version)])
             return int(self._table("adapters").insert(row).last_pk)
 
     def set_adapter_loaded(self, run_id: str, version: int, loaded: bool = True) -> None:
@@ -565,6 +570,27 @@ class RunStore:
             )
             if cur.rowcount == 0:
                 raise NotFoundError(f"run {run_id!r} has no adapter version {version}")
+
+    def discard_after(self, run_id: str, iteration: int, adapter_version: int) -> dict[str, int]:
+        """Removes what a run recorded after iteration `iteration` and adapter `adapter_version` (a resumed run redoes
+        those iterations; the dead pass's rows must not stay beside the redone ones in views and exports), and marks
+        the episodes it left `running` as aborted. Returns how many rows of each kind went."""
+        episodes = "select id from episodes where run_id = ? and iteration > ?"
+        steps = f"select id from steps where episode_id in ({episodes})"
+        counts: dict[str, int] = {}
+        with self._lock, self.db.atomic():
+            for table, where, args in (
+                ("samples", f"step_id in ({steps})", [run_id, iteration]),
+                ("steps", f"episode_id in ({episodes})", [run_id, iteration]),
+                ("episodes", "run_id = ? and iteration > ?", [run_id, iteration]),
+                ("metrics", "run_id = ? and iteration > ?", [run_id, iteration]),
+                ("adapters", "run_id = ? and version > ?", [run_id, adapter_version]),
+            ):
+                counts[table] = int(self.db.execute(f"delete from {table} where {where}", args).rowcount)
+            counts["stale_running"] = int(self.db.execute(
+                "update episodes set status = 'aborted', reason = 'its run died before the episode ended', "
+                "ended = ? where run_id = ? and status = 'running'", [now_iso(), run_id]).rowcount)
+        return counts
 
     def list_adapters(self, run_id: str) -> list[Adapter]:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from halo_cli.core.env.confine import origin_of
@@ -214,7 +215,8 @@ class RealSource:
         except FinishStateError as e:
             return Outcome(reward=0.0, success=False, status="aborted",
                            details={"reason": str(e), "task_id": task.id, "answer": answer})
-        return await asyncio.to_thread(grade_state, task, state, answer, self.judge)
+        outcome = await asyncio.to_thread(grade_state, task, state, answer, self.judge)
+        return replace(outcome, finish_state=state)
 
     def grade_state(self, task: Task, finish_state: Mapping[str, Any], answer: str | None) -> Outcome:
         """`grade_state` with this source's judge."""

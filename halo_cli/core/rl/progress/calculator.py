@@ -5,8 +5,9 @@ gradient at all. The calculator adds a small signal on every step:
 
 * ``valid_action``   +0.1 when the reply parsed into an action, ``-invalid_action_penalty`` when it did not, so a
   sibling that keeps the tool format always beats one that breaks it.
-* ``novelty``        +0.2 when a parsed action leads to a state not seen before in the episode (the state key:
-  URL + a digest of the normalised AX tree).
+* ``novelty``        +0.2 when a parsed action leads to a screen not seen before in the episode (the structure key:
+  URL + the roles and names of the AX tree, without field values or the wording of text nodes, so that typing
+  another text or a page that rewords a line is not "new").
 * ``loop``           -1.0 when the same action is taken again in the same state and the state does not change.
 * ``milestone:<name>`` the weight of each domain milestone, paid at most once per episode.
 * ``success``        the success bonus, once, when the episode ends in success.
@@ -23,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from halo_cli.core.actions import Action
 from halo_cli.core.config import RewardSettings, Settings
-from halo_cli.core.env.axtree import state_key
+from halo_cli.core.env.axtree import state_key, structure_key
 from halo_cli.core.rl.progress.milestones import (
     MilestoneTable,
     ObservationLike,
     detect,
+    detect_finish,
     milestone_applies,
     presatisfied,
 )
@@ -112,10 +114,11 @@ class DenseRewardCalculator:
         s = self.settings
         key = state_key(obs.url, obs.axtree)
         next_key = state_key(next_obs.url, next_obs.axtree)
+        next_screen = structure_key(next_obs.url, next_obs.axtree)
         table = self.tables.get(task_info.domain or "") if s.milestones else None
         if not self._primed:
             self._primed = True
-            self._seen.add(key)
+            self._seen.add(structure_key(obs.url, obs.axtree))
             if table is not None:
                 self._presatisfied = presatisfied(table, obs)
 
@@ -124,11 +127,11 @@ class DenseRewardCalculator:
         looped = is_loop(key, next_key, fingerprint, self._taken)
         comps: dict[str, float] = {
             "valid_action": valid_action_term(valid, s.valid_action, s.invalid_action_penalty),
-            "novelty": novelty_term(next_key, self._seen, s.novelty, valid),
+            "novelty": novelty_term(next_screen, self._seen, s.novelty, valid),
             "loop": loop_term(looped, s.loop_penalty),
             "success": 0.0,
         }
-        self._seen.add(next_key)
+        self._seen.add(next_screen)
         if fingerprint is not None:
             self._taken.add((key, fingerprint))
 
@@ -151,3 +154,24 @@ class DenseRewardCalculator:
         self.last_milestones = fired
         self.episode_reward += reward
         return reward
+
+    def settle(self, task_info: TaskInfo, success: bool) -> dict[str, float]:
+        """What the episode's end earns that no step paid: the success bonus when the task was found done at the
+        step budget's end (only a `terminate`/`answer` step pays it during the episode), and the milestones only
+        the final `/finish` state shows (``task_info.finish_state``). Returns those components (empty when none);
+        the caller adds them to the last step's reward.
+        """
+        comps: dict[str, float] = {}
+        table = self.tables.get(task_info.domain or "") if self.settings.milestones else None
+        if table is not None and task_info.finish_state is not None:
+            for m in table.milestones:
+                if m.name in self._paid or m.name in self._presatisfied or not milestone_applies(m, task_info.goal):
+                    continue
+                if any(detect_finish(c, task_info.finish_state) for c in m.any_of):
+                    self._paid.append(m.name)
+                    comps[f"milestone:{m.name}"] = m.weight
+        if success and not self._success_paid:
+            self._success_paid = True
+            comps["success"] = self.settings.success_bonus
+        self.episode_reward += sum_components(comps)
+        return comps

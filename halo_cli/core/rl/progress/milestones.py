@@ -252,6 +252,13 @@ def _condition_holds(c: Condition, before: str | None, after: str, url: str, act
     return True
 
 
+def detect_finish(c: Condition, finish: Mapping[str, Any]) -> bool:
+    """Whether a condition made only of `finish` checks (no page or action clause) holds on a /finish state."""
+    if c.url is not None or c.ax or c.ax_absent or c.ax_before or c.ax_changed or c.action is not None:
+        return False
+    return bool(c.finish) and all(_finish_holds(f, finish) for f in c.finish)
+
+
 def detect(milestone: Milestone, obs: ObservationLike | None, action: Action | None, next_obs: ObservationLike,
            finish: Mapping[str, Any] | None = None) -> bool:
     """Whether the step ``obs --action--> next_obs`` reaches ``milestone`` (any of its conditions holds).
