@@ -26,8 +26,8 @@ from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.episode import Observation
 from halo_cli.core.env.real import RealSource
 from halo_cli.core.env.sites import LocalSites, task_manifest
-from halo_cli.core.env.sites.experts import Script, ScriptRun, load_scripts, run_script
-from halo_cli.core.env.sites.manifest import site
+from halo_cli.core.env.sites.experts import Script, ScriptRun, Step, load_scripts, parse_steps, run_script
+from halo_cli.core.env.sites.manifest import experts_data, site
 from halo_cli.core.env.tasks import Outcome, Task
 from halo_cli.core.paths import REPO_ROOT
 from halo_cli.core.rl.progress import DenseRewardCalculator, TaskInfo
@@ -46,6 +46,32 @@ ALL_MILESTONES = ("search", "filters_applied", "listing_viewed")
 EXPECTED_MILESTONES = {t: ALL_MILESTONES for t in V2_ZILLOFT} | {
     "v2.zilloft-5": ("search", "listing_viewed"), "v2.zilloft-23": ("search", "filters_applied")}
 CONCURRENCY = 3
+
+
+def _link_step(script: Script) -> int:
+    """Where a script opens a listing (its first link click)."""
+    return next(i for i, st in enumerate(script.steps) if st.target is not None and st.target.role == "link")
+
+
+MACROS = experts_data("zilloft")["macros"]
+
+
+def _extra_scripts() -> list[Script]:
+    """Other paths the graders must accept: an agent found in the agent directory (zilloft-5), and a home saved
+    from the results, then toured from the Saved Homes page (zilloft-22)."""
+    directory: list[Step] = parse_steps([
+        {"click": {"role": "link", "name": "Find an Agent"}}, {"click": {"role": "textbox", "name": "Agent location"}},
+        {"type": "San Jose, CA"}, {"click": {"role": "button", "name": "Find agents"}},
+        {"click": {"role": "button", "name": "Contact Priya Natarajan"}}, {"click": {"role": "button", "name": "Send message"}}])
+    tour = SCRIPTS["v2.zilloft-22"].expert
+    at = _link_step(tour)
+    saved = [*parse_steps([{"search": "Anaheim, CA"}, {"click": {"role": "button", "name": "Save 2121 W Orange Ave"}},
+                           {"click": {"role": "link", "name": "Saved Homes"}}], MACROS), *tour.steps[at:]]
+    return [Script("v2.zilloft-5", "agent directory", "contact a San Jose agent found in the directory", tuple(directory), "success"),
+            Script("v2.zilloft-22", "saved, then toured", "save the home on the results, tour it from Saved Homes", tuple(saved), "success")]
+
+
+EXTRA_SCRIPTS = _extra_scripts()
 CATALOG = json.loads((site("zilloft").web_dir / "listings.json").read_text(encoding="utf-8"))
 LISTINGS = CATALOG["listings"]
 
@@ -137,7 +163,7 @@ class Episodes:
 def episodes(run: Callable[[Awaitable[Any]], Any], env: BrowserEnv, source: RealSource) -> Episodes:
     async def all_episodes() -> tuple[list[Played], list[Outcome]]:
         gate = asyncio.Semaphore(CONCURRENCY)
-        scripts = [s for t in TASK_IDS for s in (SCRIPTS[t].expert, *SCRIPTS[t].near_misses)]
+        scripts = [s for t in TASK_IDS for s in (SCRIPTS[t].expert, *SCRIPTS[t].near_misses)] + EXTRA_SCRIPTS
         played = asyncio.gather(*(_play(env, source, s, gate) for s in scripts))
         idle = asyncio.gather(*(_do_nothing(env, source, source.get(t), gate) for t in V2_ZILLOFT))
         return await asyncio.gather(played, idle)  # type: ignore[return-value]
@@ -199,6 +225,20 @@ def test_do_nothing_fails_every_task(episodes: Episodes) -> None:
     """The grader audit: no zilloft grader passes a reset followed by nothing."""
     statuses = {t: o.status for t, o in episodes.idle.items()}
     assert statuses == {t: "failure" for t in V2_ZILLOFT}, {t: o.details for t, o in episodes.idle.items()}
+
+
+def test_other_paths_succeed_too(played: dict[tuple[str, str], Played]) -> None:
+    directory = played[("v2.zilloft-5", "agent directory")]
+    assert _outcome(directory).status == "success", _outcome(directory).details
+    (contact,) = directory.finish["differences"]["contactAgents"]["added"].values()
+    assert contact["agent"]["name"] == "Priya Natarajan" and contact["home"] is None
+    assert contact["contactAgentData"]["formValues"]["message"] == (
+        "Hi Priya, I'm looking for an agent to help me buy a home in San Jose, CA.")
+    saved = played[("v2.zilloft-22", "saved, then toured")]
+    assert _outcome(saved).status == "success", _outcome(saved).details
+    (home,) = [x for x in LISTINGS if x["street"] == "2121 W Orange Ave"]
+    assert saved.finish["differences"]["savedHomes"]["added"] == {home["zpid"]: {"id": home["zpid"]}}
+    assert saved.finish["finalstate"]["router"]["location"]["pathname"].endswith(f"/{home['zpid']}_zpid")
 
 
 # --- the /finish state ----------------------------------------------------------------------------------
@@ -335,26 +375,26 @@ def test_location_search_finds_what_the_goals_ask_for(run: Callable[[Awaitable[A
 
 def test_concurrent_episodes_never_see_each_others_state(run: Callable[[Awaitable[Any]], Any], env: BrowserEnv,
                                                           source: RealSource) -> None:
-    """Two episodes of one task at once, each requesting a tour of a different home: each sees only its own."""
-    expert = SCRIPTS["v2.zilloft-2"].expert.steps
-    sent = next(i for i, st in enumerate(expert) if st.target and st.target.name == "Send tour request")
-    lb = Script("v2.zilloft-2", "lb", "", expert[:sent + 1], "failure")
-    condo = Script("v2.zilloft-2", "condo", "", SCRIPTS["v2.zilloft-2"].near_misses[0].steps, "failure")
+    """Two episodes of one task at once, each contacting the agent of a different home: each sees only its own."""
+    def contact(address: str) -> Script:
+        steps = parse_steps([{"search": "Long Beach, CA"}, {"click": {"role": "link", "name": address}},
+                             {"click": {"role": "button", "name": "Contact agent"}},
+                             {"click": {"role": "button", "name": "Send message"}}], MACROS)
+        return Script("v2.zilloft-5", address, "", tuple(steps), "failure")
+
+    house, condo = "1610 E 61st St, Long Beach, CA 90805", "1200 E Ocean Blvd Unit 304, Long Beach, CA 90802"
 
     async def both() -> list[list[str]]:
-        task = source.get("v2.zilloft-2")
+        task = source.get("v2.zilloft-5")
         a, b = await asyncio.gather(env.reset(task), env.reset(task))
         try:
-            await asyncio.gather(run_script(a, lb, terminate=False), run_script(b, condo, terminate=False))
+            await asyncio.gather(run_script(a, contact(house), terminate=False), run_script(b, contact(condo), terminate=False))
             states = [await source.finish_state(ep.page, task) for ep in (a, b)]
-            return [[t["requestTourData"]["formValues"]["message"] for t in s["finalstate"]["tourRequests"]["requestTourList"]]
-                    for s in states]
+            return [[c["home"]["address"] for c in s["finalstate"]["tourRequests"]["contactAgentList"]] for s in states]
         finally:
             await asyncio.gather(a.close(), b.close())
 
-    mine, theirs = run(both())
-    assert mine == ["I am interested in 1610 E 61st St, Long Beach, CA 90805."]
-    assert theirs == ["I am interested in 1200 E Ocean Blvd Unit 304, Long Beach, CA 90802."]
+    assert run(both()) == [[house], [condo]]
 
 
 @pytest.mark.parametrize("task_id", V2_ZILLOFT)
@@ -372,15 +412,15 @@ def test_same_task_same_first_screenshot(played: dict[tuple[str, str], Played], 
 def test_restore_replays_an_expert_prefix(run: Callable[[Awaitable[Any]], Any], env: BrowserEnv,
                                           source: RealSource, played: dict[tuple[str, str], Played]) -> None:
     """Tree search rebuilds states by replay: the expert's actions up to the filtered results reach the same state key."""
-    p = played[("v2.zilloft-2", "expert")]
+    p = played[("v2.zilloft-14", "expert")]
     assert p.run is not None
     last_results = max(i for i, r in enumerate(p.run.results) if r.observation and "/homes?" in r.observation.url)
     prefix = p.run.actions[:last_results + 1]
     expected = p.run.results[last_results].observation
-    assert expected is not None and "homeTypes=Houses" in expected.url
+    assert expected is not None and "maxPrice=1000000" in expected.url
 
     async def restore() -> str:
-        ep = await env.restore(source.get("v2.zilloft-2"), 0, prefix, expected_key=expected.state_key)
+        ep = await env.restore(source.get("v2.zilloft-14"), 0, prefix, expected_key=expected.state_key)
         try:
             return ep.state_key()
         finally:
@@ -399,7 +439,7 @@ def test_docs_screenshots(played: dict[tuple[str, str], Played]) -> None:
     p = played[("v2.zilloft-2", "expert")]
     assert p.first is not None and p.run is not None
     observations = [r.observation for r in p.run.results if r.observation is not None]
-    results = [o for o in observations if "homeTypes=Houses" in o.url][-1]
+    results = [o for o in observations if "homeTypes=Houses" in o.url][0]
     tour = [o for o in observations if 'dialog "Request a tour"' in o.axtree and 'button "Next"' in o.axtree][-1]
     assert 'button "10:00 AM" [pressed]' in tour.axtree, tour.axtree
     out = REPO_ROOT / "docs" / "sites"

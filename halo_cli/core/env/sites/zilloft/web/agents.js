@@ -32,7 +32,7 @@ export function AgentsPage() {
     navigate(q ? `/professionals/real-estate-agent-reviews?${new URLSearchParams({ location: q })}` : '/professionals/real-estate-agent-reviews');
   };
   const place = location.trim() || 'your area';
-  return html`<div inert=${contact ? true : null}><${Header} />
+  return html`<div inert=${contact ? true : null} aria-hidden=${contact ? 'true' : null}><${Header} />
     <main class="agents-page">
       <h1>Real estate agents in ${place}</h1>
       <p class="muted">Find a local agent who knows the market. Compare ratings and recent sales, then reach out.</p>
@@ -45,7 +45,7 @@ export function AgentsPage() {
       <ul class="agent-list">${agents.map((a) => html`<li class="agent-card">
         <${Avatar} agent=${a} size=${64} />
         <div class="agent-info"><h2>${a.name}</h2><p class="muted">${a.brokerage}</p>
-          <p><span class="stars" aria-hidden="true">★★★★★</span> <b>${a.rating.toFixed(1)}</b> (${a.reviews} reviews) · ${a.sales} sales last 12 months</p>
+          <p><span class="stars" aria-hidden="true">★</span> <b>${a.rating.toFixed(1)}</b> (${a.reviews} reviews) · ${a.sales} sales last 12 months</p>
           <p class="muted">${a.city}, ${a.state} · Licensed since ${a.licensedSince} · ${a.phone}</p></div>
         <button type="button" class="btn btn-secondary" aria-label=${`Contact ${a.name}`} onClick=${() => setContact(a)}>Contact</button>
       </li>`)}</ul>

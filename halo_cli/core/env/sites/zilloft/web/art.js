@@ -183,7 +183,8 @@ export function ResultsMap({ homes, coastal }) {
   const span = Math.max(maxLat - minLat, (maxLng - minLng) * 0.8, 0.02);
   const cx = (minLng + maxLng) / 2;
   const cy = (minLat + maxLat) / 2;
-  const x = (lng) => W / 2 + ((lng - cx) * 0.8 / span) * (W - 2 * pad);
+  const left = coastal ? 210 : pad; // the coast is drawn along the left edge: pins stay on land
+  const x = (lng) => (left + W - pad) / 2 + ((lng - cx) * 0.8 / span) * (W - pad - left);
   const y = (lat) => H / 2 - ((lat - cy) / span) * (H - 2 * pad);
   const streets = [];
   for (let k = 0; k < 12; k++) streets.push(html`<path d=${`M${k * 58 + 14} 0V${H}`} />`, html`<path d=${`M0 ${k * 60 + 22}H${W}`} />`);

@@ -6,7 +6,8 @@
  *   with an agent), which adds `shareInfoDetails` to the request, or Skip.
  * - "Contact agent": name, phone, email, the same prefilled message and an optional tour date and time,
  *   sent with "Send message".
- * While a dialog is open the page behind it is inert (out of the accessibility tree and unclickable).
+ * While a dialog is open the page behind it is inert and aria-hidden (unclickable, and out of the accessibility
+ * tree the agent reads).
  */
 import { html, useState } from '/_kit/vendor/preact-htm.js';
 import { useSite } from '/_kit/context.js';

@@ -38,7 +38,7 @@ export function ListingPage({ zpid }) {
     l.residence, `Built in ${l.yearBuilt}`, l.lotSqft ? `${fmtNumber(l.lotSqft)} Square Feet Lot` : 'Shared grounds',
     `$${fmtNumber(Math.round(l.price / l.sqft))}/sqft`, l.hoa ? `$${l.hoa}/mo HOA` : 'No HOA',
   ];
-  return html`<div inert=${dialog ? true : null}><${Header} /><main class="listing-page">
+  return html`<div inert=${dialog ? true : null} aria-hidden=${dialog ? 'true' : null}><${Header} /><main class="listing-page">
       <div class="listing-topbar"><${Link} href=${back} class="back-link">‹ Back to search<//><${SaveButton} listing=${l} big /></div>
       <div class="gallery">${GALLERY.map((view, k) => html`<div class=${`shot shot-${k}`}><${HomeArt} listing=${l} view=${view}
         label=${`${ROOM_NAMES[view]} of ${l.street}`} /></div>`)}</div>

@@ -25,7 +25,7 @@ export function Header() {
     <${Link} href="/" class="nav-logo" aria-label="Zilloft home"><${Logo} /><//>
     <nav class="nav-right" aria-label="Account">
       <span class="nav-static">Manage Rentals</span><span class="nav-static">Advertise</span><span class="nav-static">Help</span>
-      <${Link} href="/myzilloft/favorites">Saved Homes<//><span class="user-badge" aria-label="Signed in as Alex Johnson">AJ</span>
+      <${Link} href="/myzilloft/favorites">Saved Homes<//><span class="user-badge" role="img" aria-label="Signed in as Alex Johnson">AJ</span>
     </nav>
   </header>`;
 }
