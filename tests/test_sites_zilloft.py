@@ -445,16 +445,23 @@ def test_restore_replays_an_expert_prefix(run: Callable[[Awaitable[Any]], Any], 
 
 def test_docs_screenshots(played: dict[tuple[str, str], Played]) -> None:
     """Writes docs/sites/zilloft-home.png (a task's first page), zilloft-results.png (the filtered results of
-    the zilloft-2 expert) and zilloft-tour.png (its tour form with a date and time picked), all from the
-    headless Chromium episodes above; the files are committed."""
+    the zilloft-2 expert), zilloft-tour.png (its tour form with a date and time picked) and zilloft-contact.png
+    (zilloft-6's contact form, a tour time picked), all from the headless Chromium episodes above; the files
+    are committed."""
     p = played[("v2.zilloft-2", "expert")]
     assert p.first is not None and p.run is not None
     observations = [r.observation for r in p.run.results if r.observation is not None]
     results = next(o for o in observations if "homeTypes=Houses" in o.url)
     tour = [o for o in observations if 'dialog "Request a tour"' in o.axtree and 'button "Next"' in o.axtree][-1]
     assert 'button "10:00 AM" [pressed]' in tour.axtree, tour.axtree
+    c = played[("v2.zilloft-6", "expert")]
+    assert c.run is not None
+    picked = [r.observation for r in c.run.results if r.observation is not None]
+    contact = [o for o in picked if 'dialog "Contact agent"' in o.axtree
+               and 'button "1:00 PM" [pressed]' in o.axtree][-1]
     out = REPO_ROOT / "docs" / "sites"
     out.mkdir(parents=True, exist_ok=True)
     (out / "zilloft-home.png").write_bytes(p.first.screenshot)
     (out / "zilloft-results.png").write_bytes(results.screenshot)
     (out / "zilloft-tour.png").write_bytes(tour.screenshot)
+    (out / "zilloft-contact.png").write_bytes(contact.screenshot)
