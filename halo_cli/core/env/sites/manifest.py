@@ -53,7 +53,7 @@ SITES: tuple[SiteSpec, ...] = (
     SiteSpec("gomail", 0, False, "GoMail"),
     SiteSpec("gocalendar", 1, False, "GoCalendar"),
     SiteSpec("omnizon", 2, True, "Omnizon"),
-    SiteSpec("zilloft", 3, False, "Zilloft"),
+    SiteSpec("zilloft", 3, True, "Zilloft"),
 )
 _BY_NAME = {s.name: s for s in SITES}
 
