@@ -419,3 +419,62 @@ def test_the_learner_scores_the_distribution_vllm_sampled_from(settings: Setting
           f"at T=1 {gaps[1.0]:.4f}")
     assert gaps[settings.grpo.temperature] < 0.05
     assert gaps[1.0] > 5 * gaps[settings.grpo.temperature]
+
+
+# --------------------------------------------------------------------------------------------------- batches
+
+
+def test_one_step_per_minibatch_over_the_whole_rollout(settings: Settings) -> None:
+    """Several groups, one update: one AdamW step for the whole rollout by default (every group in the same step);
+    ``minibatch_size`` completions per step, ``ppo_epochs`` passes."""
+    messages = short_messages(settings)
+    groups = []
+    for _ in range(3):
+        learner = LoRALearner.from_settings(settings)
+        groups.append(Group(messages, samples(learner), [1.0, -1.0, 0.5]))
+    counts = {}
+    for minibatch, epochs in ((None, 1), (4, 1), (4, 2)):
+        grpo = settings.grpo.model_copy(update={"minibatch_size": minibatch, "ppo_epochs": epochs})
+        learner = LoRALearner(settings.model, settings.lora, grpo)
+        stats = learner.update(groups)
+        counts[(minibatch, epochs)] = stats.optimizer_steps
+    assert counts == {(None, 1): 1, (4, 1): 3, (4, 2): 6}  # 9 completions: ceil(9 / 4) = 3 per epoch
+
+
+def test_every_group_is_checked_before_the_first_step(settings: Settings) -> None:
+    """A group the learner cannot train on (its prompt differs from vLLM's) fails the whole update before the
+    adapter changed, wherever it sits in the rollout."""
+    messages = short_messages(settings)
+    learner = LoRALearner.from_settings(settings)
+    ids = learner.encode_prompt(messages)["input_ids"][0].tolist()
+    good = Group(messages, samples(learner), [1.0, -1.0, 0.0], prompt_token_ids=ids)
+    bad = Group(messages, samples(learner), [1.0, -1.0, 0.0], prompt_token_ids=ids[:-2])
+    before = [p.detach().clone() for p in learner.params]
+    with pytest.raises(PromptMismatchError):
+        learner.update([good, good, bad])
+    assert learner.optimizer_steps == 0 and all(torch.equal(a, b) for a, b in zip(before, learner.params))
+
+
+def test_gradient_checkpointing_scores_and_trains_like_the_shared_prompt(settings: Settings) -> None:
+    """With activation checkpointing each completion runs with its prompt as one sequence; the log-probs and the
+    gradients are those of the shared-prompt path."""
+    messages = short_messages(settings)
+    torch.manual_seed(0)
+    plain = LoRALearner.from_settings(settings)
+    perturb_lora(plain)
+    lora = settings.lora.model_copy(update={"gradient_checkpointing": True})
+    torch.manual_seed(0)
+    checkpointed = LoRALearner(settings.model, lora, settings.grpo)
+    perturb_lora(checkpointed)
+    group = Group(messages, samples(plain), [1.0, -1.0, 0.5])
+    grads = []
+    for learner in (plain, checkpointed):
+        prepared = learner._prepare(group)
+        learner.model.train()
+        learner.model.zero_grad(set_to_none=True)
+        logps, _ = learner._completion_logps(prepared.prompt, prepared.completions)
+        (logps * prepared.mask).sum().backward()
+        grads.append([p.grad.clone() for p in learner.params])
+        learner.model.eval()
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
