@@ -21,6 +21,13 @@ Every baseline is measured in the same run, on the same prompt and the same comp
 
 Timings are wall-clock medians over ``--repeats`` runs after one warm-up run. On a shared CPU they are noisy:
 compare the ratios, which are measured back to back.
+
+``--shape 8b`` (a CUDA machine) instead builds a Qwen3-VL with Qwen3-VL-8B-Instruct's architecture (the published
+config.json values, below) and random bf16 weights, nothing downloaded, and prints for one G=8 group of prompts with
+a 1280x720 screenshot (880 vision tokens) the learner's peak GPU memory and tokens/s for the log-prob pass and for a
+full update, with and without gradient checkpointing, and whether each fits in 45% of an 80 GB card (what is left
+beside vLLM at ``gpu_memory_utilization`` 0.55). The tiny model's tokenizer and processor build the prompts: its BPE
+splits text into more pieces than Qwen's, so the prompts are longer than the real model's (a conservative size).
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ from halo_cli.core.config import Settings, load_settings  # noqa: E402
 from halo_cli.core.policy.prompts import build_messages  # noqa: E402
 from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
 from halo_cli.core.rl.groups import Group  # noqa: E402
-from halo_cli.core.rl.learner import LoRALearner, _token_logps  # noqa: E402
+from halo_cli.core.rl.learner import LoRALearner  # noqa: E402
+from halo_cli.core.rl.logprobs import sampling_logprobs  # noqa: E402
 
 REPLIES = (
     LeftClick(x=120, y=340, description="Click the first unread email from Alice").to_tool_call(),
@@ -120,7 +128,7 @@ def baseline_logps(learner: LoRALearner, prompt: Any, completions: torch.Tensor,
         kwargs["pixel_values"] = prompt["pixel_values"].repeat(g, 1)
     logits = model(**kwargs).logits[:, :-1]
     assert logits.shape[1] == t and ids.shape[1] == p + t
-    return _token_logps(logits, completions) * mask
+    return sampling_logprobs(logits, completions, temperature=learner.grpo.temperature)[0] * mask
 
 
 def bench_logprobs(learner: LoRALearner, settings: Settings, max_pixels: int, g: int, repeats: int) -> None:
@@ -143,7 +151,7 @@ def bench_logprobs(learner: LoRALearner, settings: Settings, max_pixels: int, g:
             "vision once, prompt x G (mm_encoder_outputs)":
                 lambda: baseline_logps(learner, prompt, completions, mask, image_once=True),
             "learner: vision + prompt once (shared cache)":
-                lambda: learner._completion_logps(prompt, completions) * mask,
+                lambda: learner._completion_logps(prompt, completions)[0] * mask,
         }, repeats)
     t_encode, _ = timed(lambda: learner.encode_prompt(messages), repeats)
     naive = next(iter(runs.values()))
@@ -244,6 +252,103 @@ def bench_vllm(learner: LoRALearner, settings: Settings, out: Path, g: int, repe
         print(f"(vLLM section took {time.perf_counter() - t0:.0f} s in all)")
 
 
+# Qwen3-VL-8B-Instruct's config.json: Qwen3-8B's text stack and the 27-block vision tower (8.77 B parameters).
+QWEN3_VL_8B_TEXT: dict[str, Any] = {
+    "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36, "num_attention_heads": 32,
+    "num_key_value_heads": 8, "head_dim": 128, "hidden_act": "silu", "max_position_embeddings": 262144,
+    "rms_norm_eps": 1e-6, "attention_bias": False, "tie_word_embeddings": False, "vocab_size": 151936,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
+                        "mrope_interleaved": True},
+}
+QWEN3_VL_8B_VISION: dict[str, Any] = {
+    "depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16, "in_channels": 3,
+    "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 4096,
+    "num_position_embeddings": 2304, "deepstack_visual_indexes": [8, 16, 24], "hidden_act": "gelu_pytorch_tanh",
+}
+BUDGET_GIB = 0.45 * 80 * 1e9 / 2**30  # 45% of an 80 GB H100
+
+
+def build_shape(processor: Any, text: dict[str, Any], vision: dict[str, Any], device: str) -> Any:
+    """A Qwen3-VL of the given architecture with random bf16 weights, built straight on `device`, with the tiny
+    tokenizer's special-token ids."""
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+    tok = processor.tokenizer
+    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (
+        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
+        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    config = Qwen3VLConfig(text_config=dict(text), vision_config=dict(vision), **ids)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device(device):
+            model = Qwen3VLForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(previous)
+    return model.eval()
+
+
+def bench_8b(group_size: int, repeats: int, text: dict[str, Any] = QWEN3_VL_8B_TEXT,
+             vision: dict[str, Any] = QWEN3_VL_8B_VISION, device: str = "cuda") -> None:
+    from halo_cli.core.models.tiny import build_tiny_model, load_tiny_processor
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--shape 8b needs a CUDA device")
+    cuda = device == "cuda"
+    processor = load_tiny_processor(build_tiny_model())
+    t0 = time.perf_counter()
+    base = build_shape(processor, text, vision, device)
+    n_params = sum(p.numel() for p in base.parameters())
+    settings = load_settings(overrides={"model": {"name": "Qwen/Qwen3-VL-8B-Instruct", "dtype": "bfloat16"}})
+    learner = LoRALearner(settings.model, settings.lora, settings.grpo, base_model=base, processor=processor,
+                          device=device)
+    weights_gib = torch.cuda.memory_allocated() / 2**30 if cuda else 0.0
+    print(f"# learner on the 8B shape: {n_params / 1e9:.2f} B parameters (random, bf16) built in "
+          f"{time.perf_counter() - t0:.0f} s on {torch.cuda.get_device_name() if cuda else device}; weights + LoRA "
+          "+ optimizer "
+          f"{weights_gib:.1f} GiB; LoRA rank {settings.lora.rank} on {settings.lora.target_modules}")
+    messages = build_messages(GOAL, screenshot(), min_pixels=settings.model.min_pixels,
+                              max_pixels=settings.model.max_pixels)
+    samples = make_samples(learner, group_size)
+    prompt = learner.encode_prompt(messages)
+    vision = int((prompt["input_ids"] == base.config.image_token_id).sum())
+    completion_tokens = sum(s.num_tokens for s in samples)
+    prompt_tokens = int(prompt["input_ids"].shape[1])
+    print(f"group: G={group_size}, prompt {prompt_tokens} tokens ({vision} vision), completions "
+          f"{completion_tokens} tokens in all")
+    advantages = [1.0 if i % 2 == 0 else -1.0 for i in range(group_size)]
+    group = Group(messages, samples, advantages)
+    rows = []
+    for checkpointing in (False, True):
+        learner.lora_settings = settings.lora.model_copy(update={"gradient_checkpointing": checkpointing})
+        if checkpointing:
+            learner.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            learner.model.enable_input_require_grads()
+        for name, fn in (("log-prob pass", lambda: learner.logprobs(group)),
+                         ("full update", lambda: learner.update([group]))):
+            fn()  # warm-up (kernels, allocator)
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                fn()
+                if cuda:
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+            peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+            sec = statistics.median(times)
+            rows.append((name, checkpointing, peak, sec, completion_tokens / sec))
+    print(f"{'pass':<16}{'grad ckpt':>10}{'peak GiB':>10}{'seconds':>9}{'completion tok/s':>18}"
+          f"{'fits 45% of 80 GB':>19}")
+    for name, ckpt, peak, sec, tps in rows:
+        print(f"{name:<16}{'yes' if ckpt else 'no':>10}{peak:>10.1f}{sec:>9.2f}{tps:>18.0f}"
+              f"{('yes' if peak <= BUDGET_GIB else 'NO'):>19}")
+    print(f"(budget: 45% of 80 GB = {BUDGET_GIB:.1f} GiB; peak = torch.cuda.max_memory_allocated; the full update "
+          "includes the pre-pass, the forward and backward passes and the AdamW step)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: the tiny model, built once)")
@@ -252,7 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pixels", default="262144,16777216",
                         help="comma-separated screenshot bounds to bench (262144: 252 vision tokens, 16777216: 880)")
     parser.add_argument("--no-vllm", action="store_true", help="skip the vLLM hot-reload section")
+    parser.add_argument("--shape", choices=("tiny", "8b"), default="tiny",
+                        help="8b: the 8B architecture with random weights on a CUDA device (memory and speed only)")
     args = parser.parse_args(argv)
+    if args.shape == "8b":
+        bench_8b(args.group, args.repeats)
+        return 0
 
     from halo_cli.core.models.tiny import build_tiny_model
 

@@ -37,7 +37,7 @@ from halo_cli.core.actions import (
 )
 from halo_cli.core.config import BrowserSettings
 from halo_cli.core.env.axtree import render_axtree, state_key
-from halo_cli.core.env.browser import BrowserEnv, RestoreMismatch
+from halo_cli.core.env.browser import BrowserEnv, RestoreMismatch, screenshot_digest
 from halo_cli.core.env.episode import Episode, StepResult
 from halo_cli.core.env.execute import playwright_key
 from halo_cli.core.env.miniwob import MiniWoBSource, StaticServer
@@ -415,7 +415,8 @@ def test_restore_reproduces_a_ten_action_state(env: BrowserEnv, miniwob: MiniWoB
             want_checked = await ep.page.evaluate(checked_js)
             assert any(want_checked)
 
-            again = await env.restore(task, 7, ep.actions, expected_key=want_key)
+            shot = screenshot_digest(ep.observation.screenshot)  # type: ignore[union-attr]
+            again = await env.restore(task, 7, ep.actions, expected_key=want_key, expected_screenshot=shot)
             try:
                 assert again.state_key() == want_key and again.actions == ep.actions
                 assert await again.page.evaluate(checked_js) == want_checked
@@ -474,3 +475,29 @@ def test_clock_and_timezone_settings_are_checked() -> None:
         load_settings(overrides={"browser": {"timezone": "Mars/Olympus"}})
     local = load_settings(profile="local").browser
     assert (local.clock, local.timezone) == ("2024-07-18T09:00:00-07:00", "America/Los_Angeles")
+
+
+COLOR_HTML = """<!doctype html><html><body><button>Same tree</button><script>
+  document.body.style.background = `hsl(${Math.floor(Math.random() * 360)}, 80%, 60%)`;
+</script></body></html>"""
+
+
+def test_restore_checks_the_screenshot_as_well_as_the_state_key(pages: PagesSource, env: BrowserEnv,
+                                                                run: Any) -> None:
+    """Two loads of a page whose AX tree is the same but whose pixels are not (a random colour): the state key
+    alone would call them the same state; with the screenshot digest the restore is refused."""
+    (pages.root / "color.html").write_text(COLOR_HTML)
+    task = Task(id="pages.color", source=pages.name, site="pages", goal="look", meta={"path": "color.html"})
+
+    async def scenario() -> None:
+        first = await env.reset(task)
+        assert first.observation is not None
+        key, shot = first.observation.state_key, screenshot_digest(first.observation.screenshot)
+        await first.close()
+        again = await env.restore(task, 0, [], expected_key=key)  # the AX tree matches ...
+        await again.close()
+        with pytest.raises(RestoreMismatch, match="screenshot"):  # ... the pixels do not
+            await env.restore(task, 0, [], expected_key=key, expected_screenshot=shot)
+        assert env.live_episodes == 0
+
+    run(scenario())

@@ -219,3 +219,17 @@ def test_the_parity_probe_catches_a_server_serving_other_weights(tiny_model_dir:
                     client.unload_adapter(name)
     print(f"\nparity gap: served = trained {ok.gap:.4f}; {err.value}")
     assert ok.gap < settings.grpo.parity_tolerance
+
+
+def test_dynamic_sampling_replaces_groups_that_teach_nothing(tiny_model_dir: Path, vllm_server: VLLMServer,
+                                                              pages: Pages, tmp_path: Path) -> None:
+    """Every episode of "quiet" succeeds at the budget's end with the same return: a group with nothing to learn.
+    DAPO's dynamic sampling collects replacements (here they teach nothing either) and says how many; no update
+    is made on groups whose values are all equal."""
+    settings = settings_for(tiny_model_dir, tmp_path, "episode", dynamic_sampling=True, dynamic_sampling_rounds=2)
+    settings.env.max_steps = 1
+    result, store, run_id = one_iteration(settings, vllm_server, pages, "quiet", tmp_path)
+    assert result.metrics["dynamic_sampling_refills"] == 2.0  # one group short, two rounds
+    assert result.metrics["frac_reward_zero_std"] == 1.0 and "optimizer_steps" not in result.metrics
+    assert len(store.list_episodes(run_id)) == 3 * settings.grpo.num_generations  # the group and two refills
+    store.close()

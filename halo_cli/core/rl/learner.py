@@ -50,7 +50,7 @@ from halo_cli.core.rl.loss import dr_grpo_loss, loss_normaliser
 from halo_cli.core.rl.optim import lr_factor, minibatches
 
 if TYPE_CHECKING:
-    from transformers import BatchFeature, ProcessorMixin
+    from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
 
     from halo_cli.core.config import Settings
 
@@ -133,7 +133,11 @@ class LoRALearner:
         *,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
+        base_model: "PreTrainedModel | None" = None,
+        processor: "ProcessorMixin | None" = None,
     ) -> None:
+        """Loads ``model.name`` (and its processor) unless ``base_model``/``processor`` are given: an architecture
+        built in memory (bench/learner.py's 8B shape with random weights) trains the same way."""
         from halo_cli.core.models.load import load_base_model, load_processor
 
         self.model_settings = model
@@ -141,8 +145,9 @@ class LoRALearner:
         self.grpo = grpo
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype or resolve_dtype(model.dtype, self.device)
-        self.processor: ProcessorMixin = load_processor(model.name)
-        base = load_base_model(model.name, self.dtype, self.device, trust_remote_code=model.trust_remote_code)
+        self.processor: ProcessorMixin = processor if processor is not None else load_processor(model.name)
+        base = base_model if base_model is not None else load_base_model(
+            model.name, self.dtype, self.device, trust_remote_code=model.trust_remote_code)
         self.model = attach_lora(base, lora, grpo.seed, self.device)
         self.model.eval()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
