@@ -47,21 +47,21 @@ DELETE_TASKS = {"v2.gocalendar-10", "v2.gocalendar-16", "v2.gocalendar-18", "v2.
 CREATE_MILESTONES = ("create_clicked", "title_entered", "date_set", "save_clicked", "created_confirmation")
 DELETE_MILESTONES = ("event_opened", "delete_clicked", "deleted_confirmation")
 CONCURRENCY = 3
-# gocalendar-4 again, through the Month view: Week -> Month, two months on, Sep 20's day view, Create there.
-MONTH_ROUTE = Script("v2.gocalendar-4", "through the month view", "the expert's event, reached through the Month view",
-                     (*parse_steps([{"click": {"role": "button", "name": "Week"}},
-                                    {"click": {"role": "option", "name": "Month"}},
-                                    {"click": {"css": "header [aria-label='Next month']"}},
-                                    {"click": {"css": "header [aria-label='Next month']"}},
-                                    {"click": {"role": "button", "name": "Friday, September 20"}}]),
-                      *SCRIPTS["v2.gocalendar-4"].expert.steps[3:]), "success")
+MONTH_NEAR_MISS = "morning, through the month view"
 # gocalendar-8's expert, then the event deleted again (next week, open it, Delete event).
 CREATED_THEN_DELETED = Script("v2.gocalendar-8", "created, then deleted", "the expert's event, deleted after saving",
                               (*SCRIPTS["v2.gocalendar-8"].expert.steps,
                                *parse_steps([{"click": {"role": "button", "name": "Next week"}},
                                              {"click": {"role": "button", "name": "Email Ashley", "exact": False}},
                                              {"click": {"role": "button", "name": "Delete event"}}])), "success")
-EXTRA_SCRIPTS = [MONTH_ROUTE, CREATED_THEN_DELETED]
+# gocalendar-12 by renaming Monday's "Code Review Session" (Edit event): eval_gocalendar_12 reads updated events too.
+RENAMED = Script("v2.gocalendar-12", "by renaming an event", "an existing Monday event renamed through Edit event",
+                 tuple(parse_steps([{"click": {"role": "button", "name": "Next week"}},
+                                    {"click": {"role": "button", "name": "Code Review Session", "exact": False}},
+                                    {"click": {"role": "button", "name": "Edit event"}},
+                                    {"click": {"role": "textbox", "name": "Add title"}}, {"key": ["ctrl", "a"]},
+                                    {"type": "Buy gym clothes"}, {"click": {"role": "button", "name": "Save"}}])), "success")
+EXTRA_SCRIPTS = [CREATED_THEN_DELETED, RENAMED]
 
 
 @pytest.fixture(scope="module")
@@ -208,11 +208,13 @@ def test_near_misses_fail(played: dict[tuple[str, str], Played], task_id: str) -
 
 
 def test_the_month_view_reaches_september_20(played: dict[tuple[str, str], Played]) -> None:
-    p = played[("v2.gocalendar-4", MONTH_ROUTE.name)]
-    assert _outcome(p).status == "success", _outcome(p).details
+    """gocalendar-4's near miss goes Week -> Month, two months on, and opens Sep 20 from its number there."""
+    p = played[("v2.gocalendar-4", MONTH_NEAR_MISS)]
     assert p.run is not None
     month = p.run.results[3].observation  # after Week -> Month and two "Next month"
     assert month is not None and 'heading "September 2024"' in month.axtree and "2 more" in month.axtree
+    (ev,) = p.finish["differences"]["events"]["added"].values()
+    assert ev["start"] == "2024-09-20T14:45:00.000Z"  # Sep 20 it is; 7:45am Pacific is what makes it a miss
 
 
 @pytest.mark.parametrize("task_id", V2_GOCALENDAR)
@@ -312,6 +314,22 @@ def test_a_task_lands_in_my_tasks(played: dict[tuple[str, str], Played]) -> None
                     "createdAt": "2024-07-18T16:00:00.000Z", "updatedAt": "2024-07-18T16:00:00.000Z"}
     assert not state["differences"]["events"]["added"]
     assert state["finalstate"]["ui"]["snackbar"]["message"] == "Task created"
+    run = played[("v2.gocalendar-8", "as a task")].run
+    assert run is not None and run.results[-2].observation is not None
+    shown = run.results[-2].observation.axtree  # Monday Jul 22's day view after Save: the task in the all-day row
+    assert 'button "Task: Email Ashley, Monday, July 22"' in shown and 'text: Task created' in shown
+
+
+def test_an_edited_event_is_updated_in_place(played: dict[tuple[str, str], Played]) -> None:
+    p = played[("v2.gocalendar-12", RENAMED.name)]
+    assert _outcome(p).status == "success", _outcome(p).details
+    events = p.finish["differences"]["events"]
+    (ev,) = events["updated"].values()
+    assert not events["added"] and not events["deleted"]
+    assert ev["title"] == "Buy gym clothes" and ev["start"] == "2024-07-22T18:00:00.000Z"  # Code Review Session's slot
+    assert p.finish["finalstate"]["ui"]["snackbar"]["message"] == "Event updated"
+    # The editor with a title, then Save: but no "Event created" (an edit is no new event).
+    assert p.milestones == ("create_clicked", "title_entered", "save_clicked")
 
 
 def test_a_repeating_event_and_the_end_time_that_follows_the_start(played: dict[tuple[str, str], Played]) -> None:
@@ -432,7 +450,7 @@ def test_docs_screenshots(played: dict[tuple[str, str], Played]) -> None:
     gocalendar-4 expert filled, before Save) and gocalendar-month.png (September in the Month view), all from
     the headless Chromium episodes above; the files are committed."""
     expert = played[("v2.gocalendar-4", "expert")]
-    month = played[("v2.gocalendar-4", MONTH_ROUTE.name)]
+    month = played[("v2.gocalendar-4", MONTH_NEAR_MISS)]
     assert expert.first is not None and expert.run is not None and month.run is not None
     form = expert.run.results[-3].observation  # before Save (the last two results: Save, then terminate)
     month_page = month.run.results[3].observation
