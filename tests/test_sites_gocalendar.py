@@ -390,6 +390,41 @@ def test_dates_times_and_repeats_in_pacific_time(run: Callable[[Awaitable[Any]],
     assert got["today"] == "2024-07-18"
 
 
+def test_tasks_and_calendar_checkboxes(run: Callable[[Awaitable[Any]], Any], env: BrowserEnv, source: RealSource) -> None:
+    """A seeded task (due Tue Jul 30) is completed, then deleted, from its details; unchecking a calendar hides its
+    events."""
+    task = source.get("v2.gocalendar-10")
+
+    async def go() -> tuple[str, str, dict[str, Any]]:
+        ep = await env.reset(task)
+        try:
+            page = ep.page
+            await page.get_by_role("checkbox", name="Personal").click()
+            hidden = await page.aria_snapshot()
+            await page.get_by_role("checkbox", name="Personal").click()
+            for _ in range(2):
+                await page.get_by_role("button", name="Next week").click()
+            chip = page.get_by_role("button", name="Task: Organize home office, Tuesday, July 30")
+            await chip.click()
+            await page.get_by_role("button", name="Mark completed").click()
+            await chip.click()
+            await page.get_by_role("button", name="Delete task").click()
+            return hidden, await page.aria_snapshot(), await source.finish_state(page, task)
+        finally:
+            await ep.close()
+
+    hidden, after, state = run(go())
+    assert "Dinner with Friends" not in hidden and "Project Sync" in hidden  # Personal hidden, Work shown
+    assert "Organize home office" not in after and "Task deleted" in after
+    (gone,) = state["finalstate"]["calendar"]["deletedTasks"]
+    assert gone["id"] == "task-005" and gone["isCompleted"] is True
+    assert state["initialfinaldiff"]["added"]["calendar"]["deletedTasks"]["0"] == gone
+    assert state["finalstate"]["calendar"]["hiddenCalendars"] == []
+    assert [a["type"] for a in state["actionhistory"]][1:] == [
+        "calendar/toggleCalendar", "calendar/toggleCalendar", "calendar/setSelectedDate", "calendar/setSelectedDate",
+        "calendar/toggleTaskCompleted", "calendar/deleteTask"]
+
+
 # --- isolation, determinism, replay ---------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
  * GoCalendar's dialogs:
  * - `EventDialog`, "Create event" / "Create task" / "Edit event": title ("Add title"), Event and Task tabs,
  *   start date and time, end time and date, All day, Repeat, location, description, calendar (or task list),
- *   Save. Saving dispatches `calendar/addEvent`, `calendar/updateEvent` or `calendar/addTask`.
+ *   Save (or Enter in the title, as in Google Calendar's quick-create dialog). Saving dispatches `calendar/addEvent`,
+ *   `calendar/updateEvent` or `calendar/addTask`.
  * - `EventDetails`: an event's details with "Edit event", "Delete event" (`calendar/deleteEvent`) and "Close".
  * - `TaskDetails`: a task's details with "Mark completed" and "Delete task".
  * The form is the dialog's own state until Save: a draft never enters the store, so /finish holds only what
@@ -103,7 +104,8 @@ export function EventDialog({ init, onClose }) {
       <button type="button" class="icon-btn" aria-label="Close" onClick=${onClose}><${Icon} name="close" /></button></div>
     <div class="dialog-body">
       <input type="text" class="title-input" aria-label="Add title" placeholder="Add title" autocomplete="off"
-        value=${f.title} data-autofocus onInput=${(e) => set({ title: e.currentTarget.value })} />
+        value=${f.title} data-autofocus onInput=${(e) => set({ title: e.currentTarget.value })}
+        onKeyDown=${(e) => { if (e.key === 'Enter') { e.preventDefault(); save(); } }} />
       ${!editing && html`<div class="tabs" role="tablist" aria-label="Entry type">
         ${[['event', 'Event'], ['task', 'Task']].map(([id, text]) => html`<button type="button" role="tab"
           class=${`tab ${f.tab === id ? 'active' : ''}`} aria-selected=${f.tab === id ? 'true' : 'false'}

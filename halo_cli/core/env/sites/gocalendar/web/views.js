@@ -85,7 +85,7 @@ function EventBlock({ p, ui }) {
   const range = formatTimeRange(p.startMin, Math.min(p.endMin, 1440));
   return html`<button type="button" class=${`ev ${short ? 'short' : ''}`} style=${style} aria-label=${spoken(p)}
     onClick=${(e) => { e.stopPropagation(); ui.details(p); }}>
-    ${short ? html`<span class="ev-title">${ev.title || '(No title)'}</span><span class="ev-time">, ${formatTime(p.startMin, { compact: true })}</span>`
+    ${short ? html`<span class="ev-line"><b>${ev.title || '(No title)'}</b>, ${formatTime(p.startMin, { compact: true })}</span>`
       : html`<span class="ev-title">${ev.title || '(No title)'}</span><span class="ev-time">${range}</span>
         ${ev.location && p.endMin - p.startMin >= 90 && html`<span class="ev-where">${ev.location}</span>`}`}
   </button>`;
