@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from halo_cli.core.config import BrowserSettings
 from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.episode import Observation
 from halo_cli.core.env.real import RealSource, load_tasks
@@ -459,6 +460,36 @@ def test_every_task_starts_on_the_same_page(played: dict[tuple[str, str], Played
     assert firsts[0].url.endswith("/calendar")  # type: ignore[union-attr]
     tree = trees.pop()
     assert 'heading "July 2024"' in tree and "Project Sync, 9am to 10am, Office, Wednesday, July 17" in tree
+
+
+def test_same_page_and_grade_in_another_time_zone_without_a_fixed_clock(
+        run: Callable[[Awaitable[Any]], Any], source: RealSource, played: dict[tuple[str, str], Played]) -> None:
+    """The site does its calendar arithmetic in REAL's zone and takes "today" from REAL's frozen date, not from the
+    browser: a Tokyo browser on the real clock (the default profile's browser) sees the same first page, and the
+    gocalendar-13 expert stores the same Pacific-time event and passes."""
+    settings = BrowserSettings(**{**local_browser_settings().model_dump(), "timezone": "Asia/Tokyo", "clock": None})
+
+    async def go() -> tuple[Observation, Outcome, dict[str, Any]]:
+        async with BrowserEnv(settings, sources=[source]) as tokyo:
+            task = source.get("v2.gocalendar-13")
+            ep = await tokyo.reset(task)
+            try:
+                assert await ep.page.evaluate("() => new Date(Date.UTC(2024, 6, 18, 16)).getHours()") == 1  # Tokyo
+                first = ep.observation
+                played_run = await run_script(ep, SCRIPTS["v2.gocalendar-13"].expert, terminate=False)
+                assert played_run.actions
+                state = await source.finish_state(ep.page, task)
+                return first, await ep.finish(), state  # type: ignore[return-value]
+            finally:
+                await ep.close()
+
+    first, outcome, state = run(go())
+    expected = played[("v2.gocalendar-13", "expert")]
+    assert expected.first is not None
+    assert first.screenshot == expected.first.screenshot and first.axtree == expected.first.axtree
+    assert outcome.status == "success", outcome.details
+    (ev,) = state["differences"]["events"]["added"].values()
+    assert (ev["start"], ev["end"]) == ("2024-07-21T07:00:00.000Z", "2024-07-27T07:00:00.000Z")
 
 
 def test_restore_replays_an_expert_prefix(run: Callable[[Awaitable[Any]], Any], env: BrowserEnv,

@@ -97,7 +97,7 @@ export function TimeGrid({ days, ui }) {
   const root = useRef(null);
   useLayoutEffect(() => {
     const el = scroller.current;
-    el.scrollTop = OPEN_AT_HOUR * HOUR_PX;
+    el.scrollTop = OPEN_AT_HOUR * HOUR_PX - 10;  // the hour's label sits just above its line: keep it in view
     // The header rows leave room for the grid's scrollbar, whatever width the browser gives it.
     root.current.style.setProperty('--scrollbar', `${el.offsetWidth - el.clientWidth}px`);
   }, []);
