@@ -154,6 +154,19 @@ CAL_EVENT_STATE = {"differences": {"events": {"added": {"4f1c": {
 CAL_EVENT_STATE_V1 = {"eventsDiff": {"added": {"0": {"title": "Team Meeting", "start": "2024-07-19T21:00:00.000Z"}},
                                      "deleted": {}, "updated": {}}}
 CAL_EMPTY_STATE = {"differences": {"events": {"added": {}, "deleted": {}, "updated": {}}}}
+# An event's details (the local GoCalendar names the dialog after the event), and the week after deleting it.
+CAL_DETAILS = CAL_WEEK + (
+    "\n\t[500] dialog 'Project Sync', visible, modal=True"
+    "\n\t\t[502] button 'Edit event', clickable, visible"
+    "\n\t\t[504] button 'Delete event', clickable, visible"
+    "\n\t\t[506] button 'Close', clickable, visible"
+    "\n\t\t[508] heading 'Project Sync', visible"
+)
+CAL_DELETED = CAL_WEEK + "\n\t[600] status '', visible, live='polite'\n\t\tStaticText 'Event deleted'"
+CAL_DELETED_STATE = {"differences": {"events": {"added": {}, "updated": {}, "deleted": {"9a": {
+    "id": "9a", "title": "Project Sync", "start": "2024-07-17T16:00:00.000Z", "end": "2024-07-17T17:00:00.000Z"}}}}}
+CAL_DELETED_TASK_STATE = {"initialfinaldiff": {"added": {"calendar": {"deletedEvents": {"0": {
+    "id": "9a", "title": "Project Sync", "start": "2024-07-17T16:00:00.000Z"}}}}}}
 
 # ---- Omnizon (synthetic) -------------------------------------------------------------------------------------
 
@@ -285,6 +298,18 @@ CASES: list[C] = [
     ("gocalendar", "created_confirmation", None, None, (CAL_URL, CAL_WEEK), CAL_EVENT_STATE, True),
     ("gocalendar", "created_confirmation", (CAL_URL, cal_dialog(title="T")), CLICK, (CAL_URL, CAL_WEEK), None, False),
     ("gocalendar", "created_confirmation", None, None, (CAL_URL, CAL_WEEK), CAL_EMPTY_STATE, False),
+    ("gocalendar", "create_clicked", (CAL_URL, CAL_WEEK), CLICK, (CAL_URL, CAL_DETAILS), None, False),  # details, not the editor
+    ("gocalendar", "event_opened", (CAL_URL, CAL_WEEK), CLICK, (CAL_URL, CAL_DETAILS), None, True),
+    ("gocalendar", "event_opened", (CAL_URL, CAL_WEEK), CLICK, (CAL_URL, cal_dialog()), None, False),
+    ("gocalendar", "delete_clicked", (CAL_URL, CAL_DETAILS), CLICK, (CAL_URL, CAL_DELETED), None, True),
+    ("gocalendar", "delete_clicked", None, None, (CAL_URL, CAL_WEEK), CAL_DELETED_STATE, True),
+    ("gocalendar", "delete_clicked", (CAL_URL, CAL_DETAILS), CLICK, (CAL_URL, CAL_WEEK), None, False),  # closed, no snackbar
+    ("gocalendar", "delete_clicked", (CAL_URL, CAL_WEEK), CLICK, (CAL_URL, CAL_DELETED), None, False),  # no details before
+    ("gocalendar", "deleted_confirmation", (CAL_URL, CAL_DETAILS), CLICK, (CAL_URL, CAL_DELETED), None, True),
+    ("gocalendar", "deleted_confirmation", None, None, (CAL_URL, CAL_WEEK), CAL_DELETED_STATE, True),
+    ("gocalendar", "deleted_confirmation", None, None, (CAL_URL, CAL_WEEK), CAL_DELETED_TASK_STATE, True),
+    ("gocalendar", "deleted_confirmation", (CAL_URL, CAL_DETAILS), CLICK, (CAL_URL, CAL_WEEK), None, False),
+    ("gocalendar", "deleted_confirmation", None, None, (CAL_URL, CAL_WEEK), CAL_EVENT_STATE, False),
     # Omnizon
     ("omnizon", "search_results", (SHOP + "/", SHOP_HOME), ENTER, (SHOP + "/search?query=headphones", SHOP_RESULTS), None, True),
     ("omnizon", "search_results", (SHOP + "/", SHOP_HOME), ENTER, (SHOP + "/", SHOP_RESULTS), None, True),  # heading only
@@ -334,7 +359,8 @@ def test_every_milestone_has_a_firing_and_a_silent_case() -> None:
 def test_the_domain_tables_are_the_ones_asked_for() -> None:
     assert {d: [m.name for m in t.milestones] for d, t in TABLES.items()} == {
         "gomail": ["compose_opened", "recipient_filled", "subject_filled", "send_clicked", "sent_confirmation"],
-        "gocalendar": ["create_clicked", "title_entered", "date_set", "save_clicked", "created_confirmation"],
+        "gocalendar": ["create_clicked", "title_entered", "date_set", "save_clicked", "created_confirmation",
+                       "event_opened", "delete_clicked", "deleted_confirmation"],
         "omnizon": ["search_results", "product_page", "add_to_cart", "cart_page", "checkout"],
         "zilloft": ["search", "filters_applied", "listing_viewed"],
     }
@@ -616,6 +642,21 @@ def test_goal_gates_milestones_that_would_mislead() -> None:
     assert milestone_applies(cal, "Remind me to pick up my sister on Wednesday at 11 am")
     assert not milestone_applies(cal, "GoCalendar: Delete the project sync from the calendar on Wednesday")
     assert not milestone_applies(cal, "Calendar: My friends just told me they are not free for dinner anymore, cancel that plan")
+    delete = ms("gocalendar", "event_opened")
+    delete_goals = [
+        "Calendar: My friends just told me they are not free for dinner anymore, cancel that plan on Wednesday",
+        "GoCalendar: Reading time on Wednesday needs to be cancelled as I need to be asleep by 10",
+        "GoCalendar: Sister has left town, remove the coffee plans with her",
+        "GoCalendar: Delete the project sync from the calendar on Wednesday",
+    ]
+    create_goals = [
+        "Remind me to pick up my sister on Wednesday at 11 am",
+        "GoCalendar: Add a task to send an email to Ashley for Monday Morning",
+        "I have math camp July 21st to 27th all day. Create a reminder and the camp is in Sunnyvale btw.",
+        "Starting September 20th, make a reminder for Monday through Friday to remind me to work out at the gym from 7:45pm to 8:45pm.",
+    ]
+    assert all(milestone_applies(delete, g) and not milestone_applies(cal, g) for g in delete_goals)
+    assert not any(milestone_applies(delete, g) for g in create_goals)
     buy = ms("omnizon", "checkout")
     assert milestone_applies(buy, "Omnizon: Buy me a queen size bed frame")
     assert not milestone_applies(buy, 'Search for "laptop" using the search bar and display the first product in the results.')
