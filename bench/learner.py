@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,6 @@ from inbox import GOAL, screenshot  # noqa: E402
 from halo_cli.core.actions import Key, LeftClick, Scroll, Terminate, Type  # noqa: E402
 from halo_cli.core.config import Settings, load_settings  # noqa: E402
 from halo_cli.core.policy.prompts import build_messages  # noqa: E402
-from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
 from halo_cli.core.rl.groups import Group  # noqa: E402
 from halo_cli.core.rl.learner import LoRALearner  # noqa: E402
 from halo_cli.core.rl.logprobs import sampling_logprobs  # noqa: E402
@@ -96,13 +96,27 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, di
                    "cpu": statistics.median(r["cpu"]), "result": r["result"]} for name, r in out.items()}
 
 
-def make_samples(learner: LoRALearner, g: int) -> list[Sample]:
+@dataclass(frozen=True)
+class Completion:
+    """A canned completion as the learner takes it (what ``vllm_client.Sample`` carries), without the vLLM client,
+    so that the learner benches run where only torch, transformers and peft are installed."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprobs: tuple[float, ...] = ()
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+def make_samples(learner: LoRALearner, g: int) -> list[Completion]:
     tok = learner.processor.tokenizer
     out = []
     for i in range(g):
         reply = REPLIES[i % len(REPLIES)] + "<|im_end|>"
         ids = tuple(tok(reply, add_special_tokens=False)["input_ids"])
-        out.append(Sample(text=reply, action=None, parse_error=None, token_ids=ids, logprobs=(), finish_reason="stop"))
+        out.append(Completion(text=reply, token_ids=ids))
     return out
 
 
