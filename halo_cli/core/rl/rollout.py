@@ -272,7 +272,7 @@ class Rollouts:
         reason = str(outcome.details.get("reason")) if outcome is not None and status == "aborted" else None
         self.store.finish_episode(
             record.episode_id, status, episode_return=record.episode_return, success=record.success,
-            length=record.length, reason=reason,
+            length=record.length, reason=reason, details=outcome.details if outcome is not None else None,
         )
 
 
