@@ -16,6 +16,8 @@ def num(v: float | None, digits: int = 3) -> str:
     """A metric or reward in few characters: `-` when absent, integers without a point, else `digits` significant."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
+    if abs(v) < 1e-9:  # float noise of a mean subtracted from equal rewards reads as zero
+        return "0"
     if float(v).is_integer() and abs(v) < 1e6:
         return str(int(v))
     return f"{v:.{digits}g}"
@@ -25,7 +27,7 @@ def signed(v: float | None, digits: int = 3) -> str:
     """An advantage: the sign always shown, since it says whether the update pushes the action up or down."""
     if v is None:
         return "-"
-    return ("+" if v > 0 else "") + num(v, digits)
+    return ("+" if v > 1e-9 else "") + num(v, digits)
 
 
 def pct(v: float | None) -> str:

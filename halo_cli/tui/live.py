@@ -37,9 +37,11 @@ def interrupt(thread: threading.Thread) -> bool:
     return done == 1
 
 
-def with_dashboard(store_path: Path, work: Work, *, graphics: GraphicsMode = "auto",
-                   interval: float = 1.0) -> None:
-    """Runs `work` in a thread under the live dashboard; returns when both have ended, raising the work's error."""
+def with_dashboard(store_path: Path, work: Work, *, graphics: GraphicsMode = "auto", interval: float = 1.0,
+                   run_app: Callable[[WatchApp], object] | None = None) -> None:
+    """Runs `work` in a thread under the live dashboard; returns when both have ended, raising the work's error.
+
+    `run_app` runs the app (default: `app.run()` on the terminal; tests run it headless with an auto-pilot)."""
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -54,7 +56,7 @@ def with_dashboard(store_path: Path, work: Work, *, graphics: GraphicsMode = "au
 
     thread = threading.Thread(target=run, name="halo-trainer", daemon=True)
     app = WatchApp(store_path, None, interval=interval, graphics=graphics, trainer_log=True, on_ready=thread.start)
-    app.run()
+    (run_app or WatchApp.run)(app)
     if thread.is_alive():
         print("halo: stopping the run (the trainer finishes its current call; Ctrl-C again to leave now)",
               file=sys.stderr)

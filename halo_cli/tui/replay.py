@@ -50,7 +50,7 @@ class RunsScreen(Screen[None]):
         self.views = views
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon="◆")
         yield RunTable(id="runs")
         yield Footer()
 
@@ -113,7 +113,7 @@ class RunScreen(Screen[None]):
         self.samples: dict[int, list[Sample]] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon="◆")
         yield Static("", id="filters", markup=False)
         yield Input(placeholder="search task ids, URLs, actions, errors; Enter applies, Escape cancels", id="search")
         with Horizontal(id="body"):

@@ -36,7 +36,7 @@ class Screenshot(Vertical):
 
     DEFAULT_CSS = """
     Screenshot { height: 1fr; width: 1fr; }
-    Screenshot > .caption { height: auto; max-height: 2; width: 1fr; color: $text-muted; }
+    Screenshot > .caption { height: 2; width: 1fr; color: $text-muted; }
     Screenshot > Center { height: 1fr; width: 1fr; }
     Screenshot .picture { width: auto; height: auto; }
     Screenshot > .empty { height: 1fr; content-align: center middle; color: $text-muted; }

@@ -57,16 +57,17 @@ def verdict_renderable(ep: Episode) -> RenderableType:
     parts: list[RenderableType] = [head]
     criteria = outcome.get("criteria") or []
     if criteria:
-        table = Table(box=None, padding=(0, 1), show_header=True, header_style="dim", expand=True)
-        table.add_column("", width=1)
-        table.add_column("criterion", ratio=1)
-        table.add_column("grader found", ratio=1)
-        for c in criteria:
-            what, found = criterion_text(c)
-            table.add_row(criterion_mark(c.get("passed")), what, found)
         summary = (f"{outcome.get('passed', 0)} passed, {outcome.get('failed', 0)} failed, "
                    f"{outcome.get('unjudged', 0)} unjudged")
-        parts += [Text(f"\ngrader: {summary}", style="bold"), table]
+        lines = Text(f"\ngrader: {summary}", style="bold")
+        for c in criteria:
+            what, found = criterion_text(c)
+            lines.append("\n")
+            lines.append_text(criterion_mark(c.get("passed")))
+            lines.append(f" {what}")
+            if found:
+                lines.append(f"\n  {found}", style="dim")
+        parts.append(lines)
     others = {k: v for k, v in outcome.items() if k not in _OWN and v not in (None, "", [], {})}
     if others:
         facts = Table.grid(padding=(0, 2))

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
@@ -137,11 +138,14 @@ class WatchApp(App[None]):
         """Reads the store when it changed; otherwise only the ages on screen move on."""
         if self.run_id is None:
             return
-        version = self.store.data_version()
-        if version != self._seen_version:
-            self._seen_version = version
-            self.read_store()
-        self.show_status()
+        try:
+            version = self.store.data_version()
+            if version != self._seen_version:
+                self._seen_version = version
+                self.read_store()
+            self.show_status()
+        except NoMatches:  # a timer tick while the app shuts down: its widgets are already gone
+            return
 
     def read_store(self) -> None:
         run_id = self.run_id

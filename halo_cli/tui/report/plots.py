@@ -27,4 +27,6 @@ def metric_svg(title: str, points: list[tuple[int, float]], *, width: int = 380,
     )
     chart.add(title, [(float(x), float(y)) for x, y in points])
     svg = chart.render(is_unicode=True)
-    return re.sub(r"<!--.*?-->", "", svg, flags=re.S)  # pygal's comments name its home page: no links out
+    # Out go pygal's comments (links to its home page) and its config script (for its tooltip script, which js=[]
+    # leaves out anyway): the report is static SVG.
+    return re.sub(r"<!--.*?-->|<script\b.*?</script>", "", svg, flags=re.S)
