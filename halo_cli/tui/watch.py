@@ -18,7 +18,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
-from halo_cli.core.store import LatestStep, RunStore, RunViews
+from halo_cli.core.store import LatestStep, RunCounts, RunStore, RunViews
 from halo_cli.core.store.records import Run
 from halo_cli.tui.adapters import AdapterStatus
 from halo_cli.tui.format import action_text, ago, num, pct
@@ -87,6 +87,7 @@ class WatchApp(App[None]):
         self._seen_version: int | None = None
         self._latest: LatestStep | None = None
         self._run: Run | None = None
+        self._counts: RunCounts | None = None
         self.refreshes = 0  # how many times the store was read (not skipped): for tests and the curious
         self.on_ready = on_ready
 
@@ -175,11 +176,10 @@ class WatchApp(App[None]):
         table.show(latest.samples, s.action, s.reward_components)
 
     def show_status(self) -> None:
-        run, run_id = self._run, self.run_id
-        if run is None or run_id is None:
+        run, run_id, c = self._run, self.run_id, self._counts
+        if run is None or run_id is None or c is None:
             return
         now = self.now()
-        c = self._counts
         planned = planned_iterations(run)
         status = Text()
         status.append("● ", style=_STATUS_STYLE.get(run.status, ""))
