@@ -198,3 +198,30 @@ def test_commands_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     printed = capsys.readouterr().out
     assert "wrote" in printed and "2 of 6 episodes" in printed and out.stat().st_size > 10_000
     assert not list(tmp_path.glob(".report.html.*"))  # written beside it, then renamed into place
+
+
+@pytest.mark.parametrize("command", [["replay", "grpo"], ["watch", "grpo-demo"], ["replay"]])
+def test_commands_draw_on_a_terminal_and_quit(command: list[str], tmp_path: Path) -> None:
+    """The apps on a real (pseudo-)terminal, as `halo` starts them: drawn, driven by keys, left with q."""
+    import sys
+
+    from pty_session import PtySession
+
+    db = tmp_path / "halo.db"
+    fixed_run(db)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALO_")}
+    env.update(TERM="xterm-256color", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    session = PtySession([sys.executable, "-m", "halo_cli.app", *command, "--db", str(db)], env=env,
+                         cwd=str(tmp_path))
+    try:
+        drawn = lambda: session.output.decode("utf-8", "replace")  # noqa: E731
+        assert session.wait_for(lambda: "grpo-demo" in drawn(), timeout=120), drawn()[-2000:]
+        session.pump(1.0)
+        if command == ["replay"]:  # the list of runs first: Enter opens the one under the cursor
+            session.type(b"\r")
+            assert session.wait_for(lambda: "miniwob.click-test" in drawn(), 60), drawn()[-2000:]
+            session.pump(1.0)
+        session.type(b"q")
+        assert session.wait(60) == 0, drawn()[-2000:]
+    finally:
+        session.kill()
