@@ -39,6 +39,8 @@ sys.path.insert(0, str(REPO))
 
 from halo_cli.core.actions import LeftClick, Type  # noqa: E402
 from halo_cli.core.store import EpisodeFilter, RunStore, RunViews  # noqa: E402
+from halo_cli.tui.metric_plots import CURVES  # noqa: E402
+from halo_cli.tui.watch import PLOT_POINTS  # noqa: E402
 
 STEPS_PER_EPISODE = 10
 EPISODES_PER_ITERATION = 8
@@ -151,8 +153,9 @@ def query_suite(views: RunViews, run_id: str) -> dict[str, Callable[[], Any]]:
             views.count_episodes(run_id, EpisodeFilter(text="omnizon-7/3")),
             views.episodes(run_id, EpisodeFilter(text="omnizon-7/3"), limit=500)),
         "dashboard poll: curves, in flight, latest, counts": lambda: (
-            views.curves(run_id), views.in_flight(run_id), views.latest_step(run_id), views.counts(run_id),
-            views.policies(run_id, 6)),
+            views.curves(run_id, [n for n, _ in CURVES], points=PLOT_POINTS), views.in_flight(run_id),
+            views.latest_step(run_id), views.counts(run_id), views.policies(run_id, 6)),
+        "report: every metric at every iteration": lambda: views.curves(run_id),
         "report table: success by task": lambda: views.tasks(run_id),
     }
 

@@ -69,6 +69,8 @@ def test_curves_policies_and_latest_step(tmp_path: Path) -> None:
         assert curves["mean_reward"] == [(1, 1.5), (2, 3.0), (3, 4.5), (4, 6.0)]
         store.log_metrics("grpo-demo", 4, {"mean_reward": 7.0, "loss": None})  # logged again: the later value wins
         assert views.curves("grpo-demo", ["mean_reward", "loss"])["mean_reward"][-1] == (4, 7.0)
+        assert [x for x, _ in views.curves("grpo-demo", ["kl"], points=2)["kl"]] == [2, 4]  # thinned, last kept
+        assert len(views.curves("grpo-demo", points=10)["kl"]) == 4
         assert [(p.iteration, p.policy, p.episodes) for p in views.policies("grpo-demo", last=2)] == [
             (3, "grpo-demo-v2", 2), (4, "grpo-demo-v3", 2)]
         (flying,) = views.in_flight("grpo-demo")

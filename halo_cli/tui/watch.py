@@ -23,12 +23,14 @@ from halo_cli.core.store.records import Run
 from halo_cli.tui.adapters import AdapterStatus
 from halo_cli.tui.format import action_text, ago, num, pct
 from halo_cli.tui.in_flight import InFlightTable
-from halo_cli.tui.metric_plots import MetricPlots
+from halo_cli.tui.metric_plots import CURVES, MetricPlots
 from halo_cli.tui.samples import SamplesTable
 from halo_cli.tui.screenshot import GraphicsMode, Screenshot
 from halo_cli.tui.shots import marker_of
 from halo_cli.tui.trainer_log import TrainerLog, TrainerOutput
 
+# Iterations a dashboard curve shows at most: more than a plot a quarter of a terminal wide can draw.
+PLOT_POINTS = 240
 _STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "aborted": "yellow"}
 
 
@@ -156,7 +158,7 @@ class WatchApp(App[None]):
         self._run = views.run(run_id)
         self.title = f"halo watch · {run_id}"
         self.sub_title = f"{self._run.command} · {self._run.domain or '-'}"
-        self.query_one(MetricPlots).show(views.curves(run_id))
+        self.query_one(MetricPlots).show(views.curves(run_id, [name for name, _ in CURVES], points=PLOT_POINTS))
         self.query_one(InFlightTable).show(views.in_flight(run_id), run_id, now)
         self._latest = views.latest_step(run_id)
         self.show_latest(self._latest)

@@ -154,13 +154,25 @@ class RunViews:
                          successes=r["successes"], aborted=r["aborted"], steps=r["ended_steps"] + live,
                          iterations=r["iterations"])
 
-    def curves(self, run_id: str, names: list[str] | None = None) -> dict[str, list[tuple[int, float]]]:
+    def curves(self, run_id: str, names: list[str] | None = None, *,
+               points: int | None = None) -> dict[str, list[tuple[int, float]]]:
         """Every metric's values by iteration, in iteration order (a value logged twice in one iteration: the
-        later one). Absent values (NaN stored as NULL) are left out of the curve."""
+        later one). Absent values (NaN stored as NULL) are left out of the curve.
+
+        With `points`, a long run is thinned in SQL to about that many iterations (every k-th, and the last): a
+        terminal plot has fewer columns than a long run has iterations, and the rows it would drop cost Python
+        time on every refresh."""
         sql, args = "select name, iteration, value from metrics where run_id = ?", [run_id]
         if names is not None:
             sql += f" and name in ({', '.join('?' * len(names))})"
             args.extend(names)
+        if points is not None:
+            top = int(self.store.query("select coalesce(max(iteration), 0) as it from metrics where run_id = ?",
+                                       [run_id])[0]["it"])
+            every = -(-top // max(1, points))
+            if every > 1:
+                sql += " and (iteration % ? = 0 or iteration = ?)"
+                args.extend([every, top])
         by_name: dict[str, dict[int, float]] = defaultdict(dict)
         for r in self.store.query(sql + " order by name, iteration, id", args):
             if r["value"] is not None:
