@@ -43,7 +43,8 @@ async def replay_svg(db: Path, run_id: str, keys: list[str]) -> str:
             while not isinstance(app.screen, RunScreen):
                 await pilot.pause(0.05)
             await pilot.press(*keys)
-            await pilot.pause(0.3)
+            await pilot.pause(0.5)
+            await pilot.pause(0.5)
             return app.export_screenshot(title="halo replay")
 
 
@@ -82,10 +83,10 @@ def main() -> None:
             t = Path(tmp)
             (t / "dashboard.svg").write_text(asyncio.run(dashboard_svg(db, run_id)))
             (t / "replay.svg").write_text(asyncio.run(replay_svg(db, run_id, [k for k in args.keys.split(",") if k])))
-            write_report(store, run_id, t / "report.html", limit=6)
+            write_report(store, run_id, t / "report.html", limit=3)
             asyncio.run(to_png([(t / "dashboard.svg", args.out / "dashboard.png", None),
                                 (t / "replay.svg", args.out / "replay.png", None),
-                                (t / "report.html", args.out / "report.png", (1300, 1500))]))
+                                (t / "report.html", args.out / "report.png", (1300, 2000))]))
     for name in ("dashboard", "replay", "report"):
         print(args.out / f"{name}.png")
 

@@ -162,7 +162,7 @@ def test_html_report_renders_in_chromium(tui_run: tuple[Path, str], tmp_path: Pa
             outside: list[str] = []
             page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
             page.goto(out.as_uri())
-            page.evaluate("document.querySelectorAll('details.episode').forEach(d => d.open = true)")
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
             facts = page.evaluate("""() => {
                 const plots = [...document.querySelectorAll('figure.plot svg')].map(svg => {
                     const line = svg.querySelector('path.line');

@@ -188,6 +188,9 @@ def test_commands_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         (["replay", "grpo-demo", "--db", str(db), "--html", str(tmp_path)], "is a directory"),
         (["replay", "--db", str(db), "--html", str(tmp_path / "r.html")], "--html needs a RUN"),
         (["replay", "grpo-demo", "--db", str(db), "--graphics", "sixel"], "--graphics must be auto or blocks"),
+        (["replay", "grpo-demo", "--db", str(db)], "halo replay (without --html) needs a terminal"),
+        (["watch", "grpo-demo", "--db", str(db)], "halo watch needs a terminal"),
+        (["train", "grpo", "--domain", "miniwob:click-test", "--tui"], "--tui needs a terminal"),
     ]
     for args, needle in cases:
         assert main(args) == 2, args

@@ -102,3 +102,11 @@ def graphics_mode(value: str) -> str:
     if value not in ("auto", "blocks"):
         raise ConfigError(f"--graphics must be auto or blocks, not {value!r}")
     return value
+
+
+def require_terminal(what: str) -> None:
+    """Textual apps draw on a terminal; piped or in a script they would print escape codes, so refuse in one line."""
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ConfigError(f"{what} needs a terminal (stdin and stdout are not both one)")

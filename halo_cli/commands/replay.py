@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from halo_cli.commands._common import existing_store, graphics_mode, settings_for
+from halo_cli.commands._common import existing_store, graphics_mode, require_terminal, settings_for
 from halo_cli.commands.options import DbOption, GraphicsOption
 from halo_cli.core.errors import ConfigError
 
@@ -48,6 +48,7 @@ def replay(
     with existing_store(path, run) as store:
         if run is not None:
             store.resolve_run_id(run)  # an unknown run is a one-line error before the screen is taken
+        require_terminal("halo replay (without --html)")
         from halo_cli.tui.replay import ReplayApp
 
         ReplayApp(store, run, flt=flt, graphics=mode).run()  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from halo_cli.commands._common import (
     drop_none,
     progress_bar,
+    require_terminal,
     root_options,
     server_progress,
     settings_for,
@@ -84,6 +85,8 @@ def grpo(
     config: ConfigOption = None,
 ) -> None:
     """Online GRPO: browser rollouts, dense rewards, a LoRA update per iteration, hot reload into vLLM."""
+    if tui:
+        require_terminal("--tui")
     overrides = drop_none({
         "grpo": {"num_generations": num_generations, "episodes": episodes, "lr": lr, "group": group, "seed": seed},
         "env": {"max_steps": max_steps, "sites": sites},

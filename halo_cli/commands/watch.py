@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from halo_cli.commands._common import existing_store, graphics_mode, settings_for
+from halo_cli.commands._common import existing_store, graphics_mode, require_terminal, settings_for
 from halo_cli.commands.options import DbOption, GraphicsOption
 
 
@@ -23,6 +23,7 @@ def watch(
     mode = graphics_mode(graphics)
     with existing_store(path, run) as store:
         run_id = store.resolve_run_id(run)  # an unknown run is a one-line error before the screen is taken
+    require_terminal("halo watch")
     from halo_cli.tui.watch import WatchApp
 
     WatchApp(path, run_id, interval=interval, graphics=mode).run()  # type: ignore[arg-type]

@@ -30,6 +30,11 @@ def signed(v: float | None, digits: int = 3) -> str:
     return ("+" if v > 1e-9 else "") + num(v, digits)
 
 
+def plural(n: int | None, word: str) -> str:
+    """`1 step`, `3 steps`, `- steps` when unknown."""
+    return f"{'-' if n is None else n} {word}{'' if n == 1 else 's'}"
+
+
 def pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.0%}"
 

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from halo_cli.core.store import Episode, EpisodeFilter, RunStore, RunViews, Sample, Step
 from halo_cli.tui.episodes import PAGE, EpisodeTable
-from halo_cli.tui.format import adapter_label, duration, num, one_line, verdict
+from halo_cli.tui.format import adapter_label, duration, num, one_line, plural, verdict
 from halo_cli.tui.run_table import RunTable
 from halo_cli.tui.samples import SamplesTable, components_text
 from halo_cli.tui.screenshot import GraphicsMode, Screenshot
@@ -186,7 +186,7 @@ class RunScreen(Screen[None]):
             return "no episode matches the filters" if self.flt.active else "this run has no episodes yet"
         word = verdict(e)
         return (f"[b]episode {e.id}[/b] · {e.task_id} · iteration {e.iteration} · seed {num(e.seed)} · "
-                f"[b]{word}[/b] · return {num(e.episode_return)} · {len(self.steps)} steps · "
+                f"[b]{word}[/b] · return {num(e.episode_return)} · {plural(len(self.steps), 'step')} · "
                 f"{duration(e.started, e.ended)}\nsampled by [b]{adapter_label(e.policy, self.run.id)}[/b] "
                 f"({e.policy or '-'})")
 

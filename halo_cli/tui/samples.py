@@ -60,8 +60,8 @@ class SamplesTable(DataTable[Any]):
         for s in samples:
             comps = s.reward_components if s.reward_components is not None else (
                 step_components if s.index == chosen else None)
-            adv = Text(signed(s.advantage), style="green" if (s.advantage or 0) > 0 else
-                       "red" if (s.advantage or 0) < 0 else "")
+            a = s.advantage or 0.0
+            adv = Text(signed(s.advantage), style="green" if a > 1e-9 else "red" if a < -1e-9 else "")
             self.add_row(
                 Text("▶", style="bold yellow") if s.index == chosen else "",
                 str(s.index),

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from halo_cli.core.store import Episode
-from halo_cli.tui.format import VERDICT_STYLE, num, one_line, verdict
+from halo_cli.tui.format import VERDICT_STYLE, num, one_line, plural, verdict
 
 # Keys of Outcome.details shown by their own part of the panel, not in the list of other facts.
 _OWN = {"criteria", "finish", "passed", "failed", "unjudged", "task_id", "reason"}
@@ -50,7 +50,7 @@ def verdict_renderable(ep: Episode) -> RenderableType:
     outcome: Mapping[str, Any] = ep.outcome or {}
     head = Text()
     head.append(word.upper(), style=f"bold {VERDICT_STYLE.get(word, '')}")
-    head.append(f"   return {num(ep.episode_return)}   {ep.length if ep.length is not None else '-'} steps", style="")
+    head.append(f"   return {num(ep.episode_return)}   {plural(ep.length, 'step')}")
     reason = ep.reason or outcome.get("reason")
     if reason:
         head.append(f"\n{one_line(str(reason), 200)}", style="italic")

@@ -18,7 +18,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
-from halo_cli.core.store import LatestStep, RunCounts, RunStore, RunViews
+from halo_cli.core.store import Adapter, LatestStep, PolicyUse, RunCounts, RunStore, RunViews
 from halo_cli.core.store.records import Run
 from halo_cli.tui.adapters import AdapterStatus
 from halo_cli.tui.format import action_text, ago, num, pct
@@ -90,6 +90,8 @@ class WatchApp(App[None]):
         self._latest: LatestStep | None = None
         self._run: Run | None = None
         self._counts: RunCounts | None = None
+        self._adapters: list[Adapter] = []
+        self._policies: list[PolicyUse] = []
         self.refreshes = 0  # how many times the store was read (not skipped): for tests and the curious
         self.on_ready = on_ready
 
@@ -163,6 +165,8 @@ class WatchApp(App[None]):
         self._latest = views.latest_step(run_id)
         self.show_latest(self._latest)
         self._counts = views.counts(run_id)
+        self._adapters = self.store.list_adapters(run_id)
+        self._policies = views.policies(run_id, 6)
 
     def show_latest(self, latest: LatestStep | None) -> None:
         shot = self.query_one("#latest", Screenshot)
@@ -192,5 +196,4 @@ class WatchApp(App[None]):
         last = self._latest.step.created if self._latest is not None else None
         status.append(f"   last step {ago(last, now)} ago" if last else "   no step yet", style="bold")
         self.query_one("#status", Static).update(status)
-        self.query_one(AdapterStatus).show(run_id, self.store.list_adapters(run_id), self.views.policies(run_id, 6),
-                                           last, run.status, now)
+        self.query_one(AdapterStatus).show(run_id, self._adapters, self._policies, last, run.status, now)

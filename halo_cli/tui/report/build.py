@@ -157,7 +157,7 @@ def render_report(store: RunStore, run_id: str, *, flt: EpisodeFilter | None = N
     known = [n for n, _ in CURVES if n in curves]
     titles = dict(CURVES)
     plots = [{"name": n, "title": titles.get(n, n), "svg": metric_svg(titles.get(n, n), curves[n]),
-              "last": curves[n][-1][1]} for n in known + sorted(set(curves) - set(known)) if curves[n]]
+              "main": n in known[:8]} for n in known + sorted(set(curves) - set(known)) if curves[n]]
     matching = views.count_episodes(run.id, flt)
     chosen = views.episodes(run.id, flt, limit=limit, offset=max(0, matching - limit))
     shots = _Shots(views)
