@@ -155,6 +155,7 @@ def query_suite(views: RunViews, run_id: str) -> dict[str, Callable[[], Any]]:
         "dashboard poll: curves, in flight, latest, counts": lambda: (
             views.curves(run_id, [n for n, _ in CURVES], points=PLOT_POINTS), views.in_flight(run_id),
             views.latest_step(run_id), views.counts(run_id), views.policies(run_id, 6)),
+        "dashboard: episodes in flight (with step counts)": lambda: views.in_flight(run_id),
         "report: every metric at every iteration": lambda: views.curves(run_id),
         "report table: success by task": lambda: views.tasks(run_id),
     }

