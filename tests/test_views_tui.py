@@ -150,8 +150,9 @@ def test_quitting_the_dashboard_stops_the_trainer_thread(tmp_path: Path) -> None
         screens.append(screen_text(pilot.app))
         await pilot.press("q")
 
-    with_dashboard(db, _trainer_like(db, seen, None), graphics="blocks", interval=0.1,
-                   run_app=lambda app: app.run(headless=True, size=SIZE, auto_pilot=pilot_script))
+    with pytest.raises(KeyboardInterrupt):  # the command then ends as after Ctrl-C: "halo: aborted", exit 130
+        with_dashboard(db, _trainer_like(db, seen, None), graphics="blocks", interval=0.1,
+                       run_app=lambda app: app.run(headless=True, size=SIZE, auto_pilot=pilot_script))
     assert seen == ["halo-trainer", "interrupted"]  # trained in its own thread; q interrupted it
     assert "iteration 1: step 2" in screens[0] and "miniwob.click-test" in screens[0]  # its output and its run
     with RunStore(db, create=False) as store:

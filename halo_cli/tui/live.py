@@ -39,7 +39,8 @@ def interrupt(thread: threading.Thread) -> bool:
 
 def with_dashboard(store_path: Path, work: Work, *, graphics: GraphicsMode = "auto", interval: float = 1.0,
                    run_app: Callable[[WatchApp], object] | None = None) -> None:
-    """Runs `work` in a thread under the live dashboard; returns when both have ended, raising the work's error.
+    """Runs `work` in a thread under the live dashboard; returns when both have ended, raising the work's error
+    (KeyboardInterrupt when quitting the dashboard stopped it).
 
     `run_app` runs the app (default: `app.run()` on the terminal; tests run it headless with an auto-pilot)."""
     failure: list[BaseException] = []
@@ -62,5 +63,5 @@ def with_dashboard(store_path: Path, work: Work, *, graphics: GraphicsMode = "au
               file=sys.stderr)
         interrupt(thread)
         thread.join()
-    if failure and not isinstance(failure[0], KeyboardInterrupt):
+    if failure:  # an error, or KeyboardInterrupt when q stopped the run: the command ends as after Ctrl-C
         raise failure[0]
