@@ -17,9 +17,11 @@ from typer.exceptions import Abort, Exit, TyperException
 from halo_cli import __version__
 from halo_cli.commands import eval as eval_cmd
 from halo_cli.commands import models as models_cmd
+from halo_cli.commands import replay as replay_cmd
 from halo_cli.commands import runs as runs_cmd
 from halo_cli.commands import serve as serve_cmd
 from halo_cli.commands import train as train_cmd
+from halo_cli.commands import watch as watch_cmd
 from halo_cli.commands._common import RootOptions
 from halo_cli.core.errors import HaloError
 
@@ -36,6 +38,8 @@ app.add_typer(train_cmd.app, name="train")
 app.command("eval")(eval_cmd.eval_)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(models_cmd.app, name="models")
+app.command("watch")(watch_cmd.watch)
+app.command("replay")(replay_cmd.replay)
 
 
 def _version(value: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,10 @@ from halo_cli.core.config import (
     load_settings,
     overrides_from_pairs,
 )
+from halo_cli.core.errors import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from halo_cli.core.store import RunStore
 
 
 @dataclass
@@ -81,3 +85,28 @@ def server_progress(bar: Progress, task: Any) -> Callable[[float, str], None]:
         bar.update(task, description=f"starting vLLM  {line[-70:]}")
 
     return update
+
+
+def existing_store(path: Path, run: str | None = None) -> RunStore:
+    """The run store at `path` for a command that only looks: a missing file is an error, never created (a mistyped
+    --db must not leave an empty database behind)."""
+    from halo_cli.core.store import RunStore  # sqlite-utils pulls in numpy: only for commands that need the store
+
+    if not path.exists():
+        what = f"unknown run {run!r}: there" if run else "there"
+        raise NotFoundError(f"{what} is no run store at {path} (see --db, store.path)")
+    return RunStore(path, create=False)
+
+
+def graphics_mode(value: str) -> str:
+    if value not in ("auto", "blocks"):
+        raise ConfigError(f"--graphics must be auto or blocks, not {value!r}")
+    return value
+
+
+def require_terminal(what: str) -> None:
+    """Textual apps draw on a terminal; piped or in a script they would print escape codes, so refuse in one line."""
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ConfigError(f"{what} needs a terminal (stdin and stdout are not both one)")

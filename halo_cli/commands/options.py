@@ -20,3 +20,7 @@ PolicyUrlOption = Annotated[Optional[str], typer.Option(
 MaxStepsOption = Annotated[Optional[int], typer.Option(help="Step budget of an episode.")]
 SitesOption = Annotated[Optional[str], typer.Option(help="REAL sites: hosted | local | site=URL,...")]
 SeedOption = Annotated[Optional[int], typer.Option(help="Seed of the run: task seeds, sampling, LoRA init.")]
+DbOption = Annotated[Optional[Path], typer.Option(
+    "--db", help="Run store file (default: store.path from the settings, runs/halo.db).")]
+GraphicsOption = Annotated[str, typer.Option(
+    help="Screenshots: auto (terminal graphics where the terminal has them, else blocks) | blocks.")]

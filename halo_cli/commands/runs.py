@@ -15,8 +15,9 @@ from rich.json import JSON
 from rich.markup import escape
 from rich.table import Table
 
-from halo_cli.commands._common import settings_for
-from halo_cli.core.errors import HaloError, NotFoundError
+from halo_cli.commands._common import existing_store, settings_for
+from halo_cli.commands.options import DbOption
+from halo_cli.core.errors import HaloError
 
 if TYPE_CHECKING:
     from halo_cli.core.store import RunStore
@@ -26,10 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DbOption = Annotated[
-    Optional[Path],
-    typer.Option("--db", help="Run store file (default: store.path from the settings, runs/halo.db)."),
-]
 
 _DB_KEY = "halo.runs.db"
 
@@ -52,14 +49,7 @@ def _store_path(ctx: typer.Context, db: Path | None) -> Path:
 
 
 def _open(ctx: typer.Context, db: Path | None, run: str) -> RunStore:
-    # Imported here: sqlite-utils pulls in numpy, which every other halo command would pay for at start-up.
-    from halo_cli.core.store import RunStore
-
-    path = _store_path(ctx, db)
-    # Checked here rather than by creating the file: a mistyped --db must not leave an empty database behind.
-    if not path.exists():
-        raise NotFoundError(f"unknown run {run!r}: there is no run store at {path} (see --db, store.path)")
-    return RunStore(path, create=False)
+    return existing_store(_store_path(ctx, db), run)
 
 
 def _console() -> Console:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -13,6 +14,7 @@ from rich.progress import Progress
 from halo_cli.commands._common import (
     drop_none,
     progress_bar,
+    require_terminal,
     root_options,
     server_progress,
     settings_for,
@@ -79,10 +81,14 @@ def grpo(
     sites: SitesOption = None,
     seed: SeedOption = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue a run from its last checkpoint.")] = None,
+    tui: Annotated[bool, typer.Option(
+        "--tui", help="Show the live dashboard while training (q stops the run).")] = False,
     profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Online GRPO: browser rollouts, dense rewards, a LoRA update per iteration, hot reload into vLLM."""
+    if tui:
+        require_terminal("--tui")
     overrides = drop_none({
         "grpo": {"num_generations": num_generations, "episodes": episodes, "lr": lr, "group": group, "seed": seed},
         "env": {"max_steps": max_steps, "sites": sites},
@@ -104,24 +110,34 @@ def grpo(
         store = RunStore(settings.store.path)
         run_id = None
     try:
-        _train(settings, store, domain or "", run_id, policy_url)
+        if tui:  # the trainer in a thread under the dashboard, which reads the store on its own connection
+            from halo_cli.tui.live import with_dashboard
+
+            with_dashboard(store.path, lambda out, on_run: _train(settings, store, domain or "", run_id, policy_url,
+                                                                  out=out, on_run=on_run))
+        else:
+            _train(settings, store, domain or "", run_id, policy_url)
     finally:
         store.close()
 
 
-def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None) -> None:
+def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None, *,
+           out: Console = console, on_run: Callable[[str], None] | None = None) -> None:
+    """Trains, printing on `out`; `on_run` hears the run id as soon as the run exists (the dashboard follows it)."""
     from halo_cli.core.rl.learner import LoRALearner
     from halo_cli.core.runtime import PolicyRuntime, run_dir, run_status, task_sources
 
-    with task_sources(settings, domain, console.print) as (sources, tasks):
+    with task_sources(settings, domain, out.print) as (sources, tasks):
         run_id = resume_id or store.start_run("train grpo", settings_to_dict(settings), domain)
         if resume_id:
             store.finish_run(run_id, "running")
+        if on_run is not None:
+            on_run(run_id)
         rdir = run_dir(settings, run_id)
-        console.print(f"run [bold]{run_id}[/] ({'resumed' if resume_id else 'new'}): {len(tasks)} task(s), "
-                      f"group={settings.grpo.group} G={settings.grpo.num_generations}; store {store.path}")
+        out.print(f"run [bold]{run_id}[/] ({'resumed' if resume_id else 'new'}): {len(tasks)} task(s), "
+                  f"group={settings.grpo.group} G={settings.grpo.num_generations}; store {store.path}")
         try:
-            with run_status(store, run_id), progress_bar(console) as bar:
+            with run_status(store, run_id), progress_bar(out) as bar:
                 start = bar.add_task("starting vLLM", total=None)
                 runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=rdir / "vllm.log",
                                         progress=server_progress(bar, start))
@@ -132,7 +148,7 @@ def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | No
                     asyncio.run(_loop(settings, store, run_id, rdir, client, learner, tasks, sources, resume_id, bar,
                                       runtime.server_alive))
         finally:
-            console.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
+            out.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
 
 
 async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,
@@ -146,7 +162,7 @@ async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, cl
                                     run_id=run_id, run_dir=rdir, server_alive=server_alive)
         if resume_id:
             done = await asyncio.to_thread(trainer.resume)
-            console.print(f"resumed from the checkpoint of iteration {done}")
+            bar.console.print(f"resumed from the checkpoint of iteration {done}")
         total = trainer.iterations_for(settings.grpo.episodes)
         progress = bar.add_task("training", total=total, completed=trainer.state.iteration)
 

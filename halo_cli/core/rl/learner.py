@@ -33,7 +33,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ from halo_cli.core.rl.logprobs import forced_tokens, sampling_logprobs, truncate
 from halo_cli.core.rl.lora import attach_lora, default_device, resolve_dtype
 from halo_cli.core.rl.loss import dr_grpo_loss, loss_normaliser
 from halo_cli.core.rl.optim import lr_factor, minibatches
+from halo_cli.core.rl.update_stats import UpdateStats
 
 if TYPE_CHECKING:
     from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
@@ -55,48 +56,6 @@ if TYPE_CHECKING:
     from halo_cli.core.config import Settings
 
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
-
-
-@dataclass(frozen=True)
-class UpdateStats:
-    """What one ``update`` did. Token averages are over the completion tokens trained on (under constrained sampling,
-    the tokens the grammar forced are not: ``forced_tokens``).
-
-    ``logprob_gap`` is the mean absolute difference between vLLM's log-probs of the sampled tokens and the learner's
-    in the pre-pass (before any step): a large gap means the two sides disagree (precision, image pre-processing, an
-    adapter not hot-reloaded, sampling settings applied on one side only). ``is_weight_mean`` and
-    ``is_truncated_frac`` describe the importance weights it implies. ``zero_advantage_samples`` had nothing to learn
-    from (their advantage is 0) and ran no forward pass, though they count in the loss normaliser. ``grad_norm`` is
-    the mean pre-clipping norm over the optimizer steps.
-    """
-
-    loss: float
-    grad_norm: float
-    clip_frac: float
-    clip_frac_low: float
-    clip_frac_high: float
-    dual_clip_frac: float
-    ratio_mean: float
-    kl: float | None
-    logprob_gap: float | None
-    logprob_gap_max: float | None
-    is_weight_mean: float | None
-    is_truncated_frac: float | None
-    entropy: float
-    completion_length: float
-    groups: int
-    sequences: int
-    zero_advantage_samples: int
-    tokens: int
-    prompt_tokens: int
-    optimizer_steps: int
-    skipped_steps: int
-    lr: float
-    seconds: float
-    tokens_per_s: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -19,9 +19,9 @@ from typing import Any
 
 from halo_cli.core.rl.advantages import frac_reward_zero_std
 from halo_cli.core.rl.grouping import GroupScore
-from halo_cli.core.rl.learner import UpdateStats
 from halo_cli.core.rl.rollout import EpisodeRecord
 from halo_cli.core.rl.stats import mean, std
+from halo_cli.core.rl.update_stats import UpdateStats
 
 
 def _tried(records: Sequence[EpisodeRecord]) -> list[tuple[float, dict[str, float], bool]]:

@@ -43,10 +43,11 @@ from halo_cli.core.rl.advantages import denoise, scale_by_batch_std
 from halo_cli.core.rl.branches import BranchedEpisodes
 from halo_cli.core.rl.grouping import GROUPINGS, GroupScore
 from halo_cli.core.rl.groups import Group
-from halo_cli.core.rl.learner import LoRALearner, UpdateStats
+from halo_cli.core.rl.learner import LoRALearner
 from halo_cli.core.rl.metrics import iteration_metrics
 from halo_cli.core.rl.progress import DenseRewardCalculator
 from halo_cli.core.rl.rollout import EpisodeRecord, PolicyCaller, Rollouts
+from halo_cli.core.rl.update_stats import UpdateStats
 from halo_cli.core.store import RunStore
 
 TRAINER_STATE_VERSION = 2

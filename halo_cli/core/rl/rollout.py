@@ -212,6 +212,7 @@ def record_step(store: RunStore, episode_id: int, step: StepRecord, *, done: boo
             "index": i, "text": s.text, "action": s.action.to_dict() if s.action is not None else None,
             "parse_error": s.parse_error, "token_count": s.num_tokens, "logprob_sum": s.logprob_sum,
             "reward": step.rewards[i], "finish_reason": s.finish_reason, "policy": step.batch.model,
+            "reward_components": step.components[i] if i < len(step.components) else None,
         }
         for i, s in enumerate(step.batch.samples)
     ])
@@ -331,7 +332,7 @@ class Rollouts:
         reason = str(outcome.details.get("reason")) if outcome is not None and status == "aborted" else None
         self.store.finish_episode(
             record.episode_id, status, episode_return=record.episode_return, success=record.success,
-            length=record.length, reason=reason,
+            length=record.length, reason=reason, details=outcome.details if outcome is not None else None,
         )
 
 

@@ -15,9 +15,25 @@ from halo_cli.core.store.store import (
     SampleInput,
     Step,
 )
+from halo_cli.core.store.views import (
+    EpisodeFilter,
+    InFlight,
+    LatestStep,
+    PolicyUse,
+    RunCounts,
+    RunViews,
+    TaskRow,
+)
 
 __all__ = [
     "EPISODE_STATUSES",
+    "EpisodeFilter",
+    "InFlight",
+    "LatestStep",
+    "PolicyUse",
+    "RunCounts",
+    "RunViews",
+    "TaskRow",
     "FORMATS",
     "MIGRATIONS",
     "RUN_STATUSES",

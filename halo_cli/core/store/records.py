@@ -14,9 +14,11 @@ from typing import Any, TypedDict, TypeVar
 R = TypeVar("R")
 
 
-def column(name: str | None = None, *, json: bool = False) -> Any:
-    """Field metadata: the column a field is read from (default: the field's name), and whether it holds JSON."""
-    return field(metadata={"column": name, "json": json})
+def column(name: str | None = None, *, json: bool = False, default: Any = MISSING) -> Any:
+    """Field metadata: the column a field is read from (default: the field's name), and whether it holds JSON.
+
+    `default` is for columns added by a later migration, whose fields follow fields that have defaults."""
+    return field(default=default, metadata={"column": name, "json": json})
 
 
 def loads(text: str | None) -> Any:
@@ -92,6 +94,8 @@ class Episode:
     started: str
     ended: str | None
     policy: str | None = None  # the served model that sampled it (schema 2)
+    # The grader's verdict, `Outcome.details` (schema 4): criteria, reason, the /finish differences read.
+    outcome: dict[str, Any] | None = column(json=True, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ class Sample:
     advantage: float | None
     finish_reason: str | None
     policy: str | None = None  # the served model that sampled it (schema 3)
+    reward_components: dict[str, Any] | None = column(json=True, default=None)  # this sample's own (schema 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +165,4 @@ class SampleInput(TypedDict, total=False):
     advantage: float | None
     finish_reason: str | None
     policy: str | None
+    reward_components: Mapping[str, Any] | None  # this sample's own reward terms

@@ -151,7 +151,37 @@ def _m003_adapter_identity(db: Database) -> None:
     db["samples"].add_column("policy", str)
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_episode_policy, _m003_adapter_identity]
+def _m004_episode_outcome(db: Database) -> None:
+    """How the task's grader judged an episode (`Outcome.details` as JSON: for REAL tasks every criterion with its
+    verdict and the `/finish` differences it read; for MiniWoB the page's raw reward and reason), so a replay shows
+    why an episode failed, not only that it did."""
+    db["episodes"].add_column("outcome", str)
+
+
+def _m005_sample_components(db: Database) -> None:
+    """Each sampled action's own reward components (in `step` groups every sample runs in its own branch and is
+    rewarded on its own); the step's column keeps those of the action the episode went on with."""
+    db["samples"].add_column("reward_components", str)
+
+
+def _m006_view_indexes(db: Database) -> None:
+    """What the dashboard and `halo replay` query besides the first release's indexes: the episodes still running
+    (a partial index: only those rows, so it stays tiny however long the run) and one task's episodes (the
+    replay's task filter and the report's per-task table read `success` and `episode_return` from the index)."""
+    db.execute("create index idx_episodes_running on episodes(run_id) where status = 'running'")
+    db["episodes"].create_index(
+        ["run_id", "task_id", "success", "episode_return"], index_name="idx_episodes_run_task"
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _m001_initial,
+    _m002_episode_policy,
+    _m003_adapter_identity,
+    _m004_episode_outcome,
+    _m005_sample_components,
+    _m006_view_indexes,
+]
 
 
 def latest_version() -> int:

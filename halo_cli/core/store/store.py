@@ -329,9 +329,13 @@ class RunStore:
         success: bool | None = None,
         length: int | None = None,
         reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         """Closes an episode. Return and length default to the sum of step rewards and the number of steps,
-        which is what they are by definition; pass them when the trainer computes them otherwise."""
+        which is what they are by definition; pass them when the trainer computes them otherwise.
+
+        `details` is the grader's `Outcome.details` (criteria and their verdicts, reason, what `/finish` showed),
+        kept so that a replay can say why the episode failed."""
         if status not in EPISODE_STATUSES:
             raise ValueError(f"episode status must be one of {EPISODE_STATUSES}, got {status!r}")
         with self._lock, self.db.atomic():
@@ -349,6 +353,8 @@ class RunStore:
                 "length": length,
                 "ended": None if status == "running" else now_iso(),
             }
+            if details is not None:
+                updates["outcome"] = _dumps(dict(details))
             self._update("episodes", episode_id, updates, what="episode")
 
     def get_episode(self, episode_id: int) -> Episode:
@@ -468,6 +474,8 @@ class RunStore:
                     "advantage": opt_float(sample.get("advantage")),
                     "finish_reason": sample.get("finish_reason"),
                     "policy": sample.get("policy"),
+                    "reward_components": None if sample.get("reward_components") is None
+                    else _dumps(dict(sample["reward_components"])),  # type: ignore[arg-type]
                 }
             )
         ids = []
@@ -596,6 +604,20 @@ class RunStore:
         with self._lock:
             rows = list(self.db.query("select * from adapters where run_id = ? order by version", [run_id]))
         return [from_row(Adapter, r) for r in rows]
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query, as dicts, under the store's lock (the views' queries in views.py)."""
+        with self._lock:
+            cur = self.db.execute(sql, list(params))
+            names = [d[0] for d in cur.description or ()]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits to the file: a poller skips its queries while it stays."""
+        with self._lock:
+            return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     # -- helpers ---------------------------------------------------------------------------------------
 

@@ -24,22 +24,46 @@ class FinishStateError(HaloError):
     """`/finish` gave no usable state: unreachable, no `<pre>`, or a `<pre>` that is not a JSON object."""
 
 
-def _compact(value: Any) -> Any:
+def _compact(value: Any, limit: int = MAX_DETAIL_CHARS) -> Any:
     """JSON-able, bounded copy of a value for Outcome.details (a jmespath query can return a whole list)."""
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(value)
-        return text[:MAX_DETAIL_CHARS]
-    if len(text) <= MAX_DETAIL_CHARS:
+        return text[:limit]
+    if len(text) <= limit:
         return json.loads(text)
-    return text[:MAX_DETAIL_CHARS] + "…"
+    return text[:limit] + "…"
 
 
 def _clip(text: Any) -> Any:
     if isinstance(text, str) and len(text) > MAX_DETAIL_CHARS:
         return text[:MAX_DETAIL_CHARS] + "…"
     return text
+
+
+# A replay shows what `/finish` said; real-build dumps reach megabytes, so what is kept is bounded.
+MAX_FINISH_CHARS = 20_000
+# The keys of a `/finish` state that hold what the episode changed (v1 builds: `differences`; newer builds add
+# `initialfinaldiff`); the rest (`config`, static data) decides nothing.
+_DIFF_KEYS = ("differences", "initialfinaldiff")
+
+
+def _pruned(value: Any) -> Any:
+    """The value without empty objects and lists (`"deleted": {}` under every collection says nothing)."""
+    if isinstance(value, dict):
+        kept = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
+def finish_differences(state: Mapping[str, Any], limit: int = MAX_FINISH_CHARS) -> Any:
+    """What the `/finish` state says the episode changed, for `Outcome.details`: its difference keys (the whole
+    state when it has none) without empty collections; past `limit` characters of JSON, the clipped JSON text."""
+    diff = {k: state[k] for k in _DIFF_KEYS if k in state} or dict(state)
+    return _compact(_pruned(diff), limit)
 
 
 def _grade_criterion(evaluator: "WebCloneEvaluator", index: int, ev: Any, state: dict[str, Any],
@@ -112,6 +136,7 @@ def grade_state(task: Task, finish_state: Mapping[str, Any], answer: str | None,
         "unjudged": sum(r is None for r in results),
         "answer": answer,
         "judge": judge.model if judge is not None else None,
+        "finish": finish_differences(state),
     }
     if not criteria:
         return Outcome(reward=0.0, success=False, status="unjudged",
