@@ -26,14 +26,14 @@ function escapeHtml(s) {
 }
 
 /** The stored HTML of a typed body: one `<p>` per line, trailing blank lines dropped. */
-export function bodyToHtml(text) {
+function bodyToHtml(text) {
   const lines = String(text).replace(/\r/g, '').split('\n');
   while (lines.length && !lines[lines.length - 1].trim()) lines.pop();
   return lines.map((l) => `<p>${l.trim() ? escapeHtml(l) : '<br>'}</p>`).join('');
 }
 
 /** What typed text stands for: a contact's address for its exact name, an address from "Name <a@b.c>". */
-export function resolveRecipient(text) {
+function resolveRecipient(text) {
   const t = text.trim().replace(/[,;]+$/, '').trim();
   const angle = /<([^>]+)>\s*$/.exec(t);
   if (angle) return angle[1].trim().toLowerCase();
@@ -107,7 +107,8 @@ export function newDraft(mode = 'new', source = null, draft = null) {
   if (draft) {
     return { mode: 'new', draftId: draft.id, to: emptyField(draft.to), cc: emptyField(draft.cc), bcc: emptyField(draft.bcc),
              showCc: draft.cc.length > 0, showBcc: draft.bcc.length > 0, subject: draft.subject,
-             body: plainText(draft.content.replace(/<\/p>/g, '\n')).replace(/ ?\n ?/g, '\n') };
+             body: draft.content.split(/<\/p>/i).filter((seg, k, all) => k < all.length - 1 || plainText(seg))
+               .map(plainText).join('\n') };
   }
   const replyTo = source && (source.from === ACCOUNT.email ? source.to : [source.from]);
   return { mode, draftId: null, sourceId: source ? source.id : null, to: emptyField(mode === 'reply' ? replyTo : []),
@@ -152,7 +153,7 @@ function sendProblem(email) {
 }
 
 /** A modal message with OK (and Cancel when `onCancel` is given). */
-export function MessageDialog({ title, text, onOk, onCancel = null, role = 'alertdialog' }) {
+function MessageDialog({ title, text, onOk, onCancel = null, role = 'alertdialog' }) {
   return html`<div class="modal-backdrop"><div class="modal small" role=${role} aria-label=${title} aria-modal="true">
     <h2 class="modal-title">${title}</h2><p class="modal-text">${text}</p>
     <div class="modal-actions">${onCancel && html`<button type="button" class="text-button" onClick=${onCancel}>Cancel</button>`}

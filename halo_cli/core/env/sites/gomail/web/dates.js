@@ -154,4 +154,3 @@ export function monthWeeks(year, month) {
   return Array.from({ length: cells.length / 7 }, (_, w) => cells.slice(w * 7, w * 7 + 7));
 }
 
-export { formatTime, DAYS, MONTHS };

@@ -40,7 +40,7 @@ export function viewEmails(state, view) {
   return Object.values(all).filter((e) => inScope(e, scope)).sort(newestFirst);
 }
 
-export const viewName = (view) => (view.kind === 'search' ? 'this search' : view.kind === 'label' ? view.label : view.folder.name);
+const viewName = (view) => (view.kind === 'search' ? 'this search' : view.kind === 'label' ? view.label : view.folder.name);
 
 const senderOf = (e, view) => {
   if (view.kind === 'folder' && ['sent', 'drafts'].includes(view.folder.id)) return `To: ${e.to.join(', ') || '(no recipients)'}`;

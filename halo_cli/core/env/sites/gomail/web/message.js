@@ -3,7 +3,7 @@
  * "From:", "Date:" and "Subject:" lines and the body; below it the replies sent in this thread and the
  * Reply / Forward buttons, which open the inline composer. Opening an unread email marks it read.
  *
- * The toolbar acts on this email and goes back to the list it was opened from (Back to Inbox, Archive,
+ * The toolbar acts on this email and goes back to the list it was opened from (Back to inbox, Archive,
  * Report spam, Delete, Mark as unread, Snooze, Labels; Delete forever / Move to Inbox in Trash and Spam).
  */
 import { html, useEffect, useState } from '/_kit/vendor/preact-htm.js';
@@ -15,7 +15,7 @@ import { LabelMenu, SnoozeMenu, SnoozePicker } from './menus.js';
 
 let lastList = '/';
 
-/** Remembers the list an email is opened from, for "Back to Inbox". */
+/** Remembers the list an email is opened from, for "Back to inbox". */
 export function rememberList(url) {
   lastList = url;
 }
@@ -41,7 +41,7 @@ export function MessagePage({ id, onCreateLabel }) {
   }, [id]);
   if (!e) {
     return html`<section class="list-card message-card" aria-label="Email list"><p class="empty">This message could not be found. It may have been deleted.</p>
-      <p class="empty"><button type="button" class="link-like" onClick=${() => navigate(lastList)}>Back to Inbox</button></p></section>`;
+      <p class="empty"><button type="button" class="link-like" onClick=${() => navigate(lastList)}>Back to inbox</button></p></section>`;
   }
   // Leave first, then act: the snackbar belongs to the list the email goes back to.
   const act = (type, extra = {}, description = type) => {
@@ -53,7 +53,7 @@ export function MessagePage({ id, onCreateLabel }) {
   const inTrash = e.trash || e.spam;
   return html`<section class="list-card message-card" aria-label="Email list">
     <div class="toolbar">
-      <${ToolButton} label="Back to Inbox" icon="back" onClick=${() => navigate(lastList)} />
+      <${ToolButton} label="Back to inbox" icon="back" onClick=${() => navigate(lastList)} />
       ${inTrash ? html`
         <${ToolButton} label="Delete forever" icon="trash" onClick=${() => act('emails/deleteForever', {}, 'delete forever')} />
         <${ToolButton} label="Move to Inbox" icon="moveInbox" onClick=${() => act('emails/moveToInbox', {}, 'move to inbox')} />` : html`
@@ -74,7 +74,7 @@ export function MessagePage({ id, onCreateLabel }) {
     </div>
     ${popup === 'pick' && html`<${SnoozePicker} onSnooze=${(until) => act('emails/snooze', { until }, 'snooze')} onCancel=${() => setPopup(null)} />`}
     <article class="message">
-      <h1 class="message-subject">${e.subject || '(no subject)'}${(e.labels || []).map((l) => html`<span class="row-label big">${l}</span>`)}</h1>
+      <div class="subject-line"><h1 class="message-subject">${e.subject || '(no subject)'}</h1>${(e.labels || []).map((l) => html`<span class="row-label big">${l}</span>`)}</div>
       <${Header} e=${e} />
       <p class="meta"><strong>Subject:</strong> ${e.subject || '(no subject)'}</p>
       <div class="message-body" dangerouslySetInnerHTML=${{ __html: e.content }}></div>

@@ -88,7 +88,7 @@ export function inScope(e, where) {
 }
 
 /** Whether `e` matches `data` (a parsed query). */
-export function matches(e, data) {
+function matches(e, data) {
   if (!inScope(e, data.in.toLowerCase())) return false;
   const sender = `${e.fromName || ''} ${e.from}`.toLowerCase();
   const recipients = [...e.to, ...(e.cc || []), ...(e.bcc || [])].join(' ').toLowerCase();
@@ -116,7 +116,7 @@ export function matches(e, data) {
 }
 
 /** Whether a parsed query asks for anything at all. */
-export function isEmptySearch(data) {
+function isEmptySearch(data) {
   return Object.values(data).every((v) => !v);
 }
 
@@ -126,7 +126,7 @@ export function searchMail(emails, data) {
   return Object.values(emails).filter((e) => matches(e, data)).sort(newestFirst);
 }
 
-export const sortKey = (e) => `${e.date}T${to24h(e.time)}#${String(e.id).padStart(6, '0')}`;
+const sortKey = (e) => `${e.date}T${to24h(e.time)}#${String(e.id).padStart(6, '0')}`;
 export const newestFirst = (a, b) => (sortKey(a) < sortKey(b) ? 1 : sortKey(a) > sortKey(b) ? -1 : 0);
 
 function to24h(time) {

@@ -110,9 +110,10 @@ function email(state, action) {
 const conversations = (n, what) => (n === 1 ? `Conversation ${what}.` : `${n} conversations ${what}.`);
 
 /** The snackbar message an action shows (null: it shows none). */
-export function snackbarMessage(action) {
+function snackbarMessage(action) {
   const p = action.payload || {};
   const n = (p.ids || []).length;
+  if (Array.isArray(p.ids) && !n) return null; // nothing was acted on: no "0 conversations ..."
   switch (action.type) {
     case 'emails/moveToTrash': return conversations(n, 'moved to Trash');
     case 'emails/archive': return conversations(n, 'archived');
