@@ -109,6 +109,29 @@ GOMAIL_SENT_STATE = {"differences": {"emails": {
 GOMAIL_DRAFT_STATE = {"differences": {"emails": {
     "added": [{"id": "55", "to": [], "subject": "", "content": "", "sent": False}], "updated": [], "deleted": []}}}
 
+
+def snack(text: str, page: str = INBOX) -> str:
+    """A page with a GoMail snackbar (the bulk actions' "4 conversations moved to Trash." and the like)."""
+    return page + f"\n\t[1300] alert '', visible, live='polite'\n\t\tStaticText {text!r}\n\t\t[1302] button 'Close', clickable"
+
+
+# The real inbox with its first row's checkbox ticked (browsergym's checked='true'), and a reply box: the inline
+# composer of an opened email, which has a recipient chip and a body but no Subject field.
+INBOX_CHECKED = INBOX.replace("checkbox 'Select email from Support', clickable, checked='false'",
+                              "checkbox 'Select email from Support', clickable, checked='true'", 1)
+REPLY_BOX = OPEN_EMAIL + (
+    "\n\t[1400] region 'Reply', visible"
+    "\n\t\t[1402] listitem 'Jane Smith <jane.smith@example.com>', visible"
+    "\n\t\t[1404] combobox 'To recipients', clickable, visible"
+    "\n\t\t[1406] textbox 'Message Body', clickable, visible, focused"
+    "\n\t\t[1408] button 'Send', clickable, visible"
+)
+GOMAIL_TRASH_STATE = {"differences": {"emails": {"added": [], "deleted": [], "updated": [{"id": "1", "trash": True}]}}}
+GOMAIL_ARCHIVE_STATE = {"differences": {"emails": {"added": [], "deleted": [], "updated": [{"id": "46", "archived": True}]}}}
+GOMAIL_SNOOZE_STATE = {"initialfinaldiff": {"added": {"email": {"emails": {"28": {"snoozeUntil": "2024-07-25T15:00:00.000Z"}}}}}}
+GOMAIL_LABEL_STATE = {"initialfinaldiff": {"added": {"settings": {"customLabels": {"0": {"label": "Support Emails"}}}}}}
+GOMAIL_READ_STATE = {"differences": {"emails": {"added": [], "deleted": [], "updated": [{"id": "1", "isRead": True}]}}}
+
 # ---- GoCalendar (synthetic) ----------------------------------------------------------------------------------
 
 CAL_URL = "https://evals-gocalendar.vercel.app/calendar"
@@ -279,6 +302,34 @@ CASES: list[C] = [
     ("gomail", "sent_confirmation", None, None, (GOMAIL_URL, INBOX), GOMAIL_SENT_STATE, True),
     ("gomail", "sent_confirmation", (GOMAIL_URL, compose()), CLICK, (GOMAIL_URL, INBOX_DRAFT), None, False),
     ("gomail", "sent_confirmation", None, None, (GOMAIL_URL, INBOX), GOMAIL_DRAFT_STATE, False),
+    ("gomail", "recipient_filled", (GOMAIL_URL, OPEN_EMAIL), CLICK, (GOMAIL_URL, REPLY_BOX), None, True),  # reply chip
+    ("gomail", "send_clicked", (GOMAIL_URL, REPLY_BOX), CLICK, (GOMAIL_URL, snack("Message sent", OPEN_EMAIL)), None, True),
+    ("gomail", "send_clicked", (GOMAIL_URL, REPLY_BOX), CLICK, (GOMAIL_URL, snack("Message sent", REPLY_BOX)), None, False),
+    ("gomail", "rows_selected", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, INBOX_CHECKED), None, True),
+    ("gomail", "rows_selected", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, INBOX), None, False),
+    ("gomail", "rows_selected", None, None, (GOMAIL_URL, INBOX_CHECKED), None, False),  # ticked before the agent acted
+    ("gomail", "rows_selected", (GOMAIL_URL, INBOX), typed("x"), (GOMAIL_URL, INBOX_CHECKED), None, False),
+    ("gomail", "marked_read", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("17 conversations marked as read.")), None, True),
+    ("gomail", "marked_read", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("Conversation marked as unread.")), None, False),
+    ("gomail", "marked_read", None, None, (GOMAIL_URL, INBOX), GOMAIL_READ_STATE, False),  # opening an email reads it
+    ("gomail", "moved_to_trash", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("4 conversations moved to Trash.")), None, True),
+    ("gomail", "moved_to_trash", (GOMAIL_URL, OPEN_EMAIL), CLICK, (GOMAIL_URL, snack("Conversation moved to Trash.")), None, True),
+    ("gomail", "moved_to_trash", None, None, (GOMAIL_URL, INBOX), GOMAIL_TRASH_STATE, True),
+    ("gomail", "moved_to_trash", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("3 conversations archived.")), None, False),
+    ("gomail", "moved_to_trash", None, None, (GOMAIL_URL, INBOX), GOMAIL_ARCHIVE_STATE, False),
+    ("gomail", "archived", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("3 conversations archived.")), None, True),
+    ("gomail", "archived", None, None, (GOMAIL_URL, INBOX), GOMAIL_ARCHIVE_STATE, True),
+    ("gomail", "archived", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("Conversation moved to Trash.")), None, False),
+    ("gomail", "snoozed", (GOMAIL_URL, INBOX), CLICK,
+     (GOMAIL_URL, snack("3 conversations snoozed until Jul 25, 8:00 AM.")), None, True),
+    ("gomail", "snoozed", None, None, (GOMAIL_URL, INBOX), GOMAIL_SNOOZE_STATE, True),
+    ("gomail", "snoozed", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("3 conversations archived.")), None, False),
+    ("gomail", "label_dialog_opened", (GOMAIL_URL, INBOX), CLICK,
+     (GOMAIL_URL, INBOX + "\n\t[1500] dialog 'New label', visible, modal=True"), None, True),
+    ("gomail", "label_dialog_opened", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, compose()), None, False),
+    ("gomail", "label_created", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack('Label "Support Emails" created.')), None, True),
+    ("gomail", "label_created", None, None, (GOMAIL_URL, INBOX), GOMAIL_LABEL_STATE, True),
+    ("gomail", "label_created", (GOMAIL_URL, INBOX), CLICK, (GOMAIL_URL, snack("3 conversations archived.")), None, False),
     # GoCalendar
     ("gocalendar", "create_clicked", (CAL_URL, CAL_WEEK), CLICK, (CAL_URL, cal_dialog()), None, True),
     ("gocalendar", "create_clicked", (CAL_URL, CAL_WEEK), CLICK, (CAL_URL, CAL_WEEK), None, False),
@@ -358,7 +409,9 @@ def test_every_milestone_has_a_firing_and_a_silent_case() -> None:
 
 def test_the_domain_tables_are_the_ones_asked_for() -> None:
     assert {d: [m.name for m in t.milestones] for d, t in TABLES.items()} == {
-        "gomail": ["compose_opened", "recipient_filled", "subject_filled", "send_clicked", "sent_confirmation"],
+        "gomail": ["compose_opened", "recipient_filled", "subject_filled", "send_clicked", "sent_confirmation",
+                   "rows_selected", "marked_read", "moved_to_trash", "archived", "snoozed", "label_dialog_opened",
+                   "label_created"],
         "gocalendar": ["create_clicked", "title_entered", "date_set", "save_clicked", "created_confirmation",
                        "event_opened", "delete_clicked", "deleted_confirmation"],
         "omnizon": ["search_results", "product_page", "add_to_cart", "cart_page", "checkout"],
@@ -633,11 +686,18 @@ def test_goal_gates_milestones_that_would_mislead() -> None:
         "GoMail: Delete emails older than 2 months ago",
         "Snooze all \"alerts\" emails for the next 7 days please, they are getting on my nerves.",
         "How many unread emails are in the Inbox?",
+        "Clear all no reply emails.",  # "no reply" names senders, it does not ask for a reply
+        "Delete every no-reply notification",
     ]
     m = ms("gomail", "compose_opened")
     assert all(milestone_applies(m, g) for g in compose_goals)
     assert not any(milestone_applies(m, g) for g in other_goals)
     assert milestone_applies(m, None)  # goal unknown: do not hide the milestone
+    trash, archived = ms("gomail", "moved_to_trash"), ms("gomail", "archived")
+    assert milestone_applies(trash, "Clear all no reply emails.")
+    assert milestone_applies(trash, "GoMail: Delete emails older than 2 months ago")
+    assert not milestone_applies(trash, compose_goals[0]) and not milestone_applies(trash, "GoMail: Archive the emails received today")
+    assert milestone_applies(archived, "GoMail: Archive the emails received today") and not milestone_applies(archived, other_goals[1])
     cal = ms("gocalendar", "create_clicked")
     assert milestone_applies(cal, "Remind me to pick up my sister on Wednesday at 11 am")
     assert not milestone_applies(cal, "GoCalendar: Delete the project sync from the calendar on Wednesday")

@@ -50,7 +50,7 @@ class SiteSpec:
 
 # The four REAL sites the local replicas cover, in port order. Adding a site: its folder, then built=True.
 SITES: tuple[SiteSpec, ...] = (
-    SiteSpec("gomail", 0, False, "GoMail"),
+    SiteSpec("gomail", 0, True, "GoMail"),
     SiteSpec("gocalendar", 1, True, "GoCalendar"),
     SiteSpec("omnizon", 2, True, "Omnizon"),
     SiteSpec("zilloft", 3, True, "Zilloft"),
