@@ -176,7 +176,9 @@ def test_stack_masks_pads_with_all_allowed_rows(tokenizer: Any, masker: GrammarM
     n = min(len(a), len(b))
     assert unpack_bitmask(packed[short, n:], len(tokenizer)).all()
     assert torch.equal(packed[1 - short], (b if short == 0 else a).bitmask)
-    assert torch.equal(masker.batch(REGEX, [encode(tokenizer, r + EOS) for r in REPLIES[:2]]), packed)
+    completions = [encode(tokenizer, r + EOS) for r in REPLIES[:2]]
+    assert torch.equal(masker.batch(REGEX, completions), packed)
+    assert torch.equal(masker.batch(REGEX, completions, workers=2), packed)
     with pytest.raises(GrammarMaskError, match="more than the width"):
         stack_masks([a, b], width=n)
 
@@ -284,7 +286,8 @@ def test_the_server_uses_xgrammar(processed_server: VLLMServer, learner_masker: 
     served = sorted(t["token"] for t in first if t["logprob"] > -1000)
     tok = learner_masker.tokenizer
     ours = learner_masker.masks(pattern, r.json()["choices"][0]["token_ids"]).allowed()[0]
-    assert served == sorted(tok.convert_ids_to_tokens(ours.nonzero().flatten().tolist())) == ["<", "<|", "<|vision_pad|>"]
+    masked = sorted(tok.convert_ids_to_tokens(ours.nonzero().flatten().tolist()))
+    assert served == masked == ["<", "<|", "<|vision_pad|>"]
 
 
 def learner_logits(learner: Any, messages: list[dict[str, Any]], prompt_ids: tuple[int, ...] | None,

@@ -223,9 +223,21 @@ class GrammarMasker:
                 )
         return GrammarMasks(bitmask, self.vocab_size)
 
-    def batch(self, regex: str, completions: Sequence[Sequence[int]], width: int | None = None) -> torch.Tensor:
-        """(G, width, W) packed masks of a group's right-padded completions (`stack_masks`)."""
-        return stack_masks([self.masks(regex, ids) for ids in completions], width)
+    def batch(self, regex: str, completions: Sequence[Sequence[int]], width: int | None = None,
+              workers: int = 1) -> torch.Tensor:
+        """(G, width, W) packed masks of a group's right-padded completions (`stack_masks`).
+
+        `workers` > 1 runs the completions on that many threads: xgrammar's calls release the GIL (tvm-ffi's
+        default), and each completion has its own matcher over the one shared compiled grammar, as in vLLM's
+        own bitmask thread pool.
+        """
+        self.compiled(regex)
+        if workers <= 1 or len(completions) <= 1:
+            return stack_masks([self.masks(regex, ids) for ids in completions], width)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(completions))) as pool:
+            return stack_masks(list(pool.map(lambda ids: self.masks(regex, ids), completions)), width)
 
     def _show(self, tok: int) -> str:
         if not 0 <= tok < self.vocab_size:
@@ -249,11 +261,11 @@ def masked_logprobs(
 ) -> torch.Tensor:
     """log-probs of `token_ids` under the distribution vLLM sampled from: grammar mask, then temperature.
 
-    `logits` (..., T, V) in any dtype, computed in fp32; `token_ids` (..., T); `mask` either (..., T, V) bool or the
-    packed (..., T, ceil(V/32)) int32 bitmask of `GrammarMasks` / `stack_masks` (True / bit set: allowed), or None
-    for no grammar. A forced position gets exactly 0 and no gradient; a token the mask forbids would get -inf, which
-    `GrammarMasker.masks` rules out. With a leading batch dimension the rows go one at a time, so a 150k vocabulary
-    never needs a full (G, T, V) fp32 copy.
+    `logits` (T, V) or (B, T, V) in any dtype, computed in fp32; `token_ids` (T,) or (B, T); `mask` either bool
+    of the logits' shape or the packed (..., T, ceil(V/32)) int32 bitmask of `GrammarMasks` / `stack_masks`
+    (True / bit set: allowed), or None for no grammar. A forced position gets exactly 0 and no gradient; a token
+    the mask forbids would get -inf, which `GrammarMasker.masks` rules out. With a leading batch dimension the rows
+    go one at a time, so a 150k vocabulary never needs a full (G, T, V) fp32 copy.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
