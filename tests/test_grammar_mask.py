@@ -37,6 +37,7 @@ from halo_cli.core.policy.grammar_mask import (
 )
 from halo_cli.core.policy.server import VLLMServer, free_port
 from halo_cli.core.policy.vllm_client import Sample, VLLMPolicyClient
+from halo_cli.core.rl.learner import FORCED_ATOL
 
 EOS, PAD = "<|im_end|>", "<|endoftext|>"
 REGEX = tool_call_regex()
@@ -205,6 +206,19 @@ def test_engine_version_is_vllms() -> None:
 # --------------------------------------------------------------------------------------------------- log-probs
 
 
+@pytest.mark.parametrize("vocab", [70, 2048, 151_936])
+def test_unpack_bitmask_reads_xgrammars_bit_layout(vocab: int) -> None:
+    """Bit j of int32 word i is token 32*i + j (the sign bit is token 32*i + 31), whatever the memory layout."""
+    words = torch.randint(-2**31, 2**31 - 1, (3, 4, (vocab + 31) // 32), dtype=torch.int32,
+                          generator=torch.Generator().manual_seed(vocab))
+    want = torch.zeros(3, 4, vocab, dtype=torch.bool)
+    for j in range(32):
+        want[..., j::32] = ((words >> j) & 1).bool()[..., : len(range(j, vocab, 32))]
+    assert torch.equal(unpack_bitmask(words, vocab), want)
+    assert torch.equal(unpack_bitmask(words.transpose(0, 1), vocab), want.transpose(0, 1))
+
+
+
 def test_masked_logprobs_is_the_softmax_over_the_allowed_tokens_at_the_temperature() -> None:
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 3, 70, generator=gen, requires_grad=True)
@@ -322,7 +336,7 @@ def test_masked_logprobs_match_vllm_and_unmasked_ones_do_not(
         samples += [(batch.messages, batch.prompt_token_ids, s) for s in batch.samples]
     assert {s.finish_reason for _, _, s in samples} == {"stop", "length"}
     masked_gaps, plain_gaps = [], []
-    forced = near_certain = 0
+    forced = near_certain = heuristic = 0
     for messages, prompt_ids, s in samples:
         ids = list(s.token_ids)
         masks = learner_masker.masks(REGEX, ids)  # raises on a token the grammar forbids
@@ -340,11 +354,13 @@ def test_masked_logprobs_match_vllm_and_unmasked_ones_do_not(
         assert (ours[zero_but_free] > -1e-4).all()
         forced += int(one.sum())
         near_certain += int(zero_but_free.sum())
+        heuristic += int(((theirs >= -FORCED_ATOL) & ~one).sum())
         masked_gaps.append((ours - theirs).abs())
         plain_gaps.append((plain - theirs).abs())
     masked_gap, plain_gap = torch.cat(masked_gaps), torch.cat(plain_gaps)
-    print(f"{len(samples)} completions, {masked_gap.numel()} tokens, {forced} forced, {near_certain} near-certain "
-          f"free; |masked - vLLM| mean {masked_gap.mean():.5f} max {masked_gap.max():.5f}; "
+    print(f"{len(samples)} completions, {masked_gap.numel()} tokens, {forced} forced, {near_certain} free with "
+          f"log-prob 0.0, {heuristic} free that forced_tokens' threshold takes for forced; "
+          f"|masked - vLLM| mean {masked_gap.mean():.5f} max {masked_gap.max():.5f}; "
           f"|unmasked - vLLM| mean {plain_gap.mean():.3f} max {plain_gap.max():.3f}")
     assert masked_gap.mean() < MEAN_TOL and masked_gap.max() < MAX_TOL  # (c)
     assert plain_gap.mean() > 1.0

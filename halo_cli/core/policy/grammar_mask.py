@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -110,12 +111,21 @@ def bitmask_words(vocab_size: int) -> int:
     return (vocab_size + 31) // 32
 
 
+_BYTE_BITS = ((torch.arange(256)[:, None] >> torch.arange(8)) & 1).bool()  # row b: the 8 bits of byte b, LSB first
+
+
 def unpack_bitmask(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """(..., W) int32 packed bitmask -> (..., vocab_size) bool, on the bitmask's device (bit j of word i: token
-    32*i + j). Pure torch, so it runs wherever the logits are."""
+    32*i + j). Pure torch, so it runs wherever the logits are.
+
+    On a little-endian machine byte k of word i holds tokens 32*i + 8*k ... + 7, so a 256-row table looks the bits
+    up a byte at a time (half the time of shifting int32 words on CPU).
+    """
+    if sys.byteorder == "little":
+        table = _BYTE_BITS.to(bitmask.device)
+        return table[bitmask.contiguous().view(torch.uint8).int()].flatten(-2)[..., :vocab_size]
     shifts = torch.arange(32, device=bitmask.device, dtype=torch.int32)
-    bits = (bitmask.unsqueeze(-1) >> shifts) & 1
-    return bits.flatten(-2)[..., :vocab_size].bool()
+    return ((bitmask.unsqueeze(-1) >> shifts) & 1).flatten(-2)[..., :vocab_size].bool()
 
 
 @dataclass(frozen=True)
