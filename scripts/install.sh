@@ -71,6 +71,10 @@ else
   if "$VENV/bin/python" -c "import torchvision" >/dev/null 2>&1 && [ "$CUDA" = 0 ]; then
     pip_ "$VENV/bin/python" -m pip uninstall -q -y torchvision
   fi
+  # xgrammar pulls triton, which only its CUDA mask kernel uses (the learner unpacks masks with torch).
+  if [ "$CUDA" = 0 ]; then
+    pip_ "$VENV/bin/python" -m pip uninstall -q -y triton || true
+  fi
   "$VENV/bin/python" -c "import torch, transformers, peft, agisdk, playwright, halo_cli; \
 print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
   echo "$S" > "$VENV/.halo-stamp"
