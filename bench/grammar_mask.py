@@ -13,8 +13,8 @@ Usage (repo root, learner venv):
 * Qwen3-VL-sized vocabulary (`--no-large` skips it): a synthetic byte-level tokenizer of 151,643 pieces + 26 added
   tokens, model vocab 151,936 (the 8B's), pieces drawn from ASCII words, which the regex's character classes
   accept far more often than Qwen's real (largely non-ASCII) pieces: a pessimistic stand-in for the real
-  tokenizer, which cannot be downloaded here. Compile time, masks per completion, and the cost `masked_logprobs`
-  adds over an unmasked log-softmax on (G, T, 151936) logits.
+  tokenizer, which cannot be downloaded here. Compile time, masks per completion, and the cost the mask
+  adds to `sampling_logprobs` over an unmasked log-softmax on (G, T, 151936) logits.
 
 Timings are wall-clock medians over ``--repeats`` runs after one warm-up run; on a shared CPU compare the ratios.
 """
@@ -38,12 +38,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from inbox import GOAL, screenshot  # noqa: E402
+
 from halo_cli.core.config import load_settings  # noqa: E402
 from halo_cli.core.policy.constrained import tool_call_regex  # noqa: E402
 from halo_cli.core.policy.grammar_mask import (  # noqa: E402
     GrammarMasker,
     engine_version,
-    masked_logprobs,
     stack_masks,
     unpack_bitmask,
 )
@@ -51,7 +52,7 @@ from halo_cli.core.policy.prompts import build_messages  # noqa: E402
 from halo_cli.core.policy.vllm_client import Sample  # noqa: E402
 from halo_cli.core.rl.groups import Group  # noqa: E402
 from halo_cli.core.rl.learner import LoRALearner  # noqa: E402
-from inbox import GOAL, screenshot  # noqa: E402
+from halo_cli.core.rl.logprobs import sampling_logprobs  # noqa: E402
 
 QWEN3_VL_TOKENS = 151_643  # regular pieces of Qwen3-VL's tokenizer (ids 0..151642), then its added tokens
 QWEN3_VL_VOCAB = 151_936  # rows of the 8B's embedding and lm_head
@@ -192,9 +193,9 @@ def bench_large(base: Any, regex: str, g: int, repeats: int, max_tokens: int) ->
     for i, c in enumerate(completions):
         ids[i, : len(c)] = torch.tensor(c)
     logits = torch.randn(g, width, QWEN3_VL_VOCAB, generator=torch.Generator().manual_seed(0))
-    t_plain, _ = timed(lambda: masked_logprobs(logits, ids, None, 0.7), repeats)
-    t_masked, _ = timed(lambda: masked_logprobs(logits, ids, packed, 0.7), repeats)
-    print(f"masked_logprobs on ({g}, {width}, {QWEN3_VL_VOCAB}) fp32 logits: {t_masked:.3f} s with the packed masks, "
+    t_plain, _ = timed(lambda: sampling_logprobs(logits, ids, temperature=0.7), repeats)
+    t_masked, _ = timed(lambda: sampling_logprobs(logits, ids, temperature=0.7, allowed=packed), repeats)
+    print(f"sampling_logprobs on ({g}, {width}, {QWEN3_VL_VOCAB}) fp32 logits: {t_masked:.3f} s with the packed masks, "
           f"{t_plain:.3f} s without ({t_masked / t_plain:.2f}x); packed masks {packed.numel() * 4 / 2**20:.1f} MiB "
           f"for the group ({g * width * QWEN3_VL_VOCAB / 2**20:.0f} MiB as bool)")
 

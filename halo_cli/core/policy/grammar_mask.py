@@ -22,9 +22,8 @@ vllm/v1/structured_output/), mirrored here step by step:
   accepted a stop token it is terminated and vLLM leaves later positions unmasked (all ones here too);
 * the bitmask is xgrammar's packed int32 layout: bit j of word i allows token 32*i + j.
 
-The sampler side, then: logits -> -inf where the mask forbids -> /temperature -> top-k/top-p -> log_softmax.
-`masked_logprobs` is that chain for the learner (top-k/top-p excluded: halo sends top_p = 1 and no top_k, and the
-server must not take them from generation_config.json either).
+The sampler side, then: logits -> -inf where the mask forbids -> /temperature -> top-k/top-p -> log_softmax, which
+`core.rl.logprobs.sampling_logprobs` applies to the learner's logits with these masks.
 """
 
 from __future__ import annotations
@@ -253,34 +252,3 @@ class GrammarMasker:
         if not 0 <= tok < self.vocab_size:
             return "outside the vocabulary"
         return repr(self.tokenizer.convert_ids_to_tokens(tok)) if tok < len(self.tokenizer) else "no token"
-
-
-# --------------------------------------------------------------------------------------------------- log-probs
-
-
-def _row_logps(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor | None, temperature: float) -> torch.Tensor:
-    row = logits.float() / temperature
-    if mask is not None:
-        allowed = mask if mask.dtype == torch.bool else unpack_bitmask(mask.to(row.device), row.shape[-1])
-        row = row.masked_fill(~allowed, float("-inf"))
-    return row.gather(-1, ids[..., None]).squeeze(-1) - torch.logsumexp(row, dim=-1)
-
-
-def masked_logprobs(
-    logits: torch.Tensor, token_ids: torch.Tensor, mask: torch.Tensor | None = None, temperature: float = 1.0
-) -> torch.Tensor:
-    """log-probs of `token_ids` under the distribution vLLM sampled from: grammar mask, then temperature.
-
-    `logits` (T, V) or (B, T, V) in any dtype, computed in fp32; `token_ids` (T,) or (B, T); `mask` either bool
-    of the logits' shape or the packed (..., T, ceil(V/32)) int32 bitmask of `GrammarMasks` / `stack_masks`
-    (True / bit set: allowed), or None for no grammar. A forced position gets exactly 0 and no gradient; a token
-    the mask forbids would get -inf, which `GrammarMasker.masks` rules out. With a leading batch dimension the rows
-    go one at a time, so a 150k vocabulary never needs a full (G, T, V) fp32 copy.
-    """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if logits.dim() == 2:
-        return _row_logps(logits, token_ids, mask, temperature)
-    rows = [_row_logps(logits[i], token_ids[i], None if mask is None else mask[i], temperature)
-            for i in range(logits.shape[0])]
-    return torch.stack(rows)

@@ -72,7 +72,7 @@ class ParityProbe:
     def check(self, client: VLLMPolicyClient, name: str, tolerance: float) -> Parity:
         """Scores the probe under adapter `name` on both sides; AdapterParityError when they disagree."""
         ours = self.learner.logprobs(Group(self.messages, [self.sample], [0.0], prompt_token_ids=self.prompt_ids),
-                                     temperature=1.0)[0]
+                                     temperature=1.0, grammar=False)[0]
         ids = [*self.prompt_ids, *self.sample.token_ids]
         theirs = torch.tensor(client.score(ids, len(self.prompt_ids), model=name))
         gap = float((ours - theirs).abs().mean())

@@ -8,8 +8,10 @@ gradients are those of some other sequence. So the learner:
   to train on a prompt whose tokens differ from the ``prompt_token_ids`` vLLM reported;
 * scores exactly the completion token ids vLLM returned (never a re-tokenisation of the text), under the
   distribution vLLM sampled from: logits divided by the sampling temperature, top-p as vLLM applies it
-  (``logprobs.sampling_logprobs``); vLLM runs with ``--logprobs-mode processed_logprobs`` so its log-probs are of
-  that same distribution;
+  (``logprobs.sampling_logprobs``), and under ``grpo.constrained_sampling`` the grammar's allowed-token mask at every
+  position, rebuilt with xgrammar exactly as vLLM built it (``policy.grammar_mask``); vLLM runs with
+  ``--logprobs-mode processed_logprobs`` so its log-probs are of that same distribution. A token the grammar forced
+  has probability 1 on both sides whatever the weights: it gets no gradient and no place in the loss;
 * takes the PPO ratio's denominator from its own pre-pass over the rollout (eval mode, no gradient) before the
   first optimizer step, and weighs each token by the truncated importance weight ``min(p_learner / p_vllm, C)``:
   the two engines' probabilities differ by precision and kernels, and the tokens are a sample of vLLM's.
@@ -41,10 +43,12 @@ import torch
 
 from halo_cli.core.config import GRPOSettings, LoraSettings, ModelSettings
 from halo_cli.core.fsutil import atomic_dir
+from halo_cli.core.policy.constrained import tool_call_regex
+from halo_cli.core.policy.grammar_mask import GrammarMasker, GrammarMaskError, GrammarMasks, stack_masks
 from halo_cli.core.policy.prompts import to_processor_messages
 from halo_cli.core.rl.groups import Group, LearnerError, PromptMismatchError
 from halo_cli.core.rl.learner_state import load_learner_state, save_learner_state
-from halo_cli.core.rl.logprobs import forced_tokens, sampling_logprobs, truncated_is_weights
+from halo_cli.core.rl.logprobs import sampling_logprobs, truncated_is_weights
 from halo_cli.core.rl.lora import attach_lora, default_device, resolve_dtype
 from halo_cli.core.rl.loss import dr_grpo_loss, loss_normaliser
 from halo_cli.core.rl.optim import lr_factor, minibatches
@@ -66,6 +70,7 @@ class _Prepared:
     completions: torch.Tensor  # (G, T) long, right-padded
     mask: torch.Tensor  # (G, T) float: the completion tokens
     trained: torch.Tensor  # (G, T) float: the tokens the loss counts (``mask`` less grammar-forced tokens)
+    allowed: torch.Tensor | None  # (G, T, W) int32: the grammar's packed allowed-token masks, None unconstrained
     sampler_logps: torch.Tensor  # (G, T) float: vLLM's log-probs, 0 where unknown
     has_sampler: torch.Tensor  # (G,) bool: vLLM reported log-probs for this sample
     advantages: torch.Tensor  # (G,) float
@@ -121,6 +126,17 @@ class LoRALearner:
         tok = self.processor.tokenizer
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
         self.vocab_size = int(self.model.get_input_embeddings().weight.shape[0])
+        # The regex the client sends (vllm_client): the same settings give the same grammar on both sides.
+        self.regex = tool_call_regex(grpo.constrained_actions) if grpo.constrained_sampling else None
+        self._masker: GrammarMasker | None = None
+
+    @property
+    def masker(self) -> GrammarMasker:
+        """xgrammar set up as vLLM sets it up for this model (built on first use: compiling takes a moment)."""
+        if self._masker is None:
+            self._masker = GrammarMasker.for_model(self.processor.tokenizer, self.vocab_size,
+                                                   getattr(self.model, "generation_config", None))
+        return self._masker
 
     @classmethod
     def from_settings(cls, settings: "Settings", **kwargs: Any) -> "LoRALearner":
@@ -155,7 +171,7 @@ class LoRALearner:
             "the learner use the same chat template and image size bounds (model.min_pixels/max_pixels)"
         )
 
-    def _prepare(self, group: Group) -> _Prepared:
+    def _prepare(self, group: Group, grammar: bool = True) -> _Prepared:
         n = len(group.samples)
         if n == 0:
             raise LearnerError("a group needs at least one sample")
@@ -188,8 +204,24 @@ class LoRALearner:
         advantages = torch.tensor([float(a) for a in group.advantages])
         if not torch.isfinite(advantages).all():
             raise LearnerError(f"advantages must be finite, got {list(group.advantages)}")
-        trained = mask * ~forced_tokens(sampler, has_sampler) if self.grpo.constrained_sampling else mask
-        return _Prepared(prompt, completions, mask, trained, sampler, has_sampler, advantages, weights)
+        allowed, trained = None, mask
+        if self.regex is not None and grammar:
+            masks = self._grammar_masks(group)
+            allowed = stack_masks(masks, width)
+            forced = torch.zeros(n, width, dtype=torch.bool)
+            for i, m in enumerate(masks):
+                forced[i, : len(m)] = m.forced()
+            trained = mask * ~forced
+        return _Prepared(prompt, completions, mask, trained, allowed, sampler, has_sampler, advantages, weights)
+
+    def _grammar_masks(self, group: Group) -> list[GrammarMasks]:
+        out = []
+        for i, s in enumerate(group.samples):
+            try:
+                out.append(self.masker.masks(self.regex or "", s.token_ids))
+            except GrammarMaskError as e:
+                raise LearnerError(f"sample {i}: {e}") from None
+        return out
 
     # -------------------------------------------------------------------------------------------- scoring
 
@@ -225,13 +257,17 @@ class LoRALearner:
         return inputs
 
     def _score(self, logits: torch.Tensor, ids: torch.Tensor, with_entropy: bool = False,
-               temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+               temperature: float | None = None,
+               allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         t = self.grpo.temperature if temperature is None else temperature
-        return sampling_logprobs(logits, ids, temperature=t, top_p=self.grpo.top_p, with_entropy=with_entropy)
+        return sampling_logprobs(logits, ids, temperature=t, top_p=self.grpo.top_p, allowed=allowed,
+                                 with_entropy=with_entropy)
 
     def _completion_logps(self, prompt: "BatchFeature", completions: torch.Tensor, *, with_entropy: bool = False,
-                          temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Per-token log-probs (G, T) of right-padded completions that all follow one prompt (and their entropy).
+                          temperature: float | None = None,
+                          allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-token log-probs (G, T) of right-padded completions that all follow one prompt (and their entropy),
+        under the grammar's packed masks ``allowed`` (G, T, W) when given.
 
         One batch-1 forward over the prompt (the vision tower runs once here) keeps its KV cache and the logits of
         its last position, which predict every completion's first token. The cache is repeated G times and the
@@ -239,12 +275,12 @@ class LoRALearner:
         attends to the pads after it, and the pads' own log-probs are masked out by the caller.
         """
         if self.lora_settings.gradient_checkpointing and self.model.training:
-            return self._checkpointed_logps(prompt, completions, with_entropy, temperature)
+            return self._checkpointed_logps(prompt, completions, with_entropy, temperature, allowed)
         n, width = completions.shape
         completions = completions.to(self.device)
         prefill = self.model(**self._model_inputs(prompt), use_cache=True, logits_to_keep=1)
         first, first_h = self._score(prefill.logits[:, -1:, :].expand(n, 1, -1), completions[:, :1], with_entropy,
-                                     temperature)
+                                     temperature, None if allowed is None else allowed[:, :1])
         if width == 1:
             return first, first_h
         cache = prefill.cache
@@ -252,16 +288,18 @@ class LoRALearner:
             cache.batch_repeat_interleave(n)
         positions = self._completion_positions(prompt, int(prompt["input_ids"].shape[1]), width - 1, n)
         out = self.model(input_ids=completions[:, :-1], cache=cache, position_ids=positions, use_cache=True)
-        rest, rest_h = self._score(out.logits, completions[:, 1:], with_entropy, temperature)
+        rest, rest_h = self._score(out.logits, completions[:, 1:], with_entropy, temperature,
+                                   None if allowed is None else allowed[:, 1:])
         entropy = torch.cat([first_h, rest_h], dim=1) if first_h is not None and rest_h is not None else None
         return torch.cat([first, rest], dim=1), entropy
 
     def _checkpointed_logps(self, prompt: "BatchFeature", completions: torch.Tensor, with_entropy: bool,
-                            temperature: float | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                            temperature: float | None,
+                            allowed: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The same log-probs, one completion at a time as prompt + completion, under activation checkpointing."""
         inputs = self._model_inputs(prompt)
         rows, entropies = [], []
-        for row in completions.to(self.device):
+        for i, row in enumerate(completions.to(self.device)):
             seq = dict(inputs)
             seq["input_ids"] = torch.cat([inputs["input_ids"], row[None, :-1]], dim=1)
             extra = row.shape[0] - 1
@@ -272,21 +310,24 @@ class LoRALearner:
                 seq["mm_token_type_ids"] = torch.cat(
                     [inputs["mm_token_type_ids"], inputs["mm_token_type_ids"].new_zeros(1, extra)], dim=1)
             out = self.model(**seq, use_cache=False, logits_to_keep=row.shape[0])
-            logps, h = self._score(out.logits[:, -row.shape[0]:, :], row[None, :], with_entropy, temperature)
+            logps, h = self._score(out.logits[:, -row.shape[0]:, :], row[None, :], with_entropy, temperature,
+                                   None if allowed is None else allowed[i][None])
             rows.append(logps[0])
             if h is not None:
                 entropies.append(h[0])
         return torch.stack(rows), torch.stack(entropies) if with_entropy else None
 
     @torch.no_grad()
-    def logprobs(self, group: Group, temperature: float | None = None) -> list[torch.Tensor]:
+    def logprobs(self, group: Group, temperature: float | None = None, grammar: bool = True) -> list[torch.Tensor]:
         """The learner's per-token log-probs of each sample's tokens under the sampling distribution (eval mode), on
-        the CPU in fp32. ``temperature`` defaults to the sampling temperature; 1.0 gives the raw model's."""
-        prepared = self._prepare(group)
+        the CPU in fp32. ``temperature`` defaults to the sampling temperature; 1.0 and ``grammar=False`` give the raw
+        model's (what vLLM's prompt log-probs are)."""
+        prepared = self._prepare(group, grammar=grammar)
         was_training = self.model.training
         self.model.eval()
         try:
-            logps, _ = self._completion_logps(prepared.prompt, prepared.completions, temperature=temperature)
+            logps, _ = self._completion_logps(prepared.prompt, prepared.completions, temperature=temperature,
+                                              allowed=prepared.allowed)
         finally:
             self.model.train(was_training)
         logps = logps.float().cpu()
@@ -294,9 +335,10 @@ class LoRALearner:
 
     @torch.no_grad()
     def _reference_logps(self, prepared: _Prepared, rows: list[int]) -> torch.Tensor:
-        """The base model's log-probs (adapter off) for the KL term."""
+        """The base model's log-probs (adapter off) for the KL term, under the same grammar."""
+        allowed = None if prepared.allowed is None else prepared.allowed[rows]
         with self.model.disable_adapter():
-            return self._completion_logps(prepared.prompt, prepared.completions[rows])[0]
+            return self._completion_logps(prepared.prompt, prepared.completions[rows], allowed=allowed)[0]
 
     # -------------------------------------------------------------------------------------------- training
 
@@ -305,13 +347,11 @@ class LoRALearner:
         """The policy before the update as the learner computes it (eval mode, no gradient): the PPO ratio's
         denominator, the importance weights against vLLM's log-probs, and what the two sides' gap and the
         distribution's entropy were."""
-        logps, entropy = self._completion_logps(p.prompt, p.completions, with_entropy=True)
+        logps, entropy = self._completion_logps(p.prompt, p.completions, with_entropy=True, allowed=p.allowed)
         logps = logps.float().cpu()
         p.old_logps = logps
         w = truncated_is_weights(logps, p.sampler_logps, self.grpo.is_truncation)
-        # Under constrained sampling vLLM's log-probs are of the grammar-masked distribution and the learner's are
-        # not, so their ratio measures the grammar, not a drift between engines: no weights then.
-        use = p.has_sampler[:, None] & (not self.grpo.constrained_sampling)
+        use = p.has_sampler[:, None].expand_as(w)
         p.is_weights = torch.where(use, w, torch.ones_like(w))
         sampler_mask = p.trained * p.has_sampler[:, None]
         weighted = p.trained * use
@@ -378,7 +418,8 @@ class LoRALearner:
                         zero_samples += len(rows) - len(active)
                         if not active:
                             continue
-                        logps, _ = self._completion_logps(p.prompt, p.completions[active])
+                        logps, _ = self._completion_logps(
+                            p.prompt, p.completions[active], allowed=None if p.allowed is None else p.allowed[active])
                         ref = self._reference_logps(p, active).float() if g.beta > 0 else None
                         assert p.old_logps is not None and p.is_weights is not None
                         loss, st = dr_grpo_loss(

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import torch
 
-# A grammar-masked log-prob above -FORCED_ATOL (probability > 0.9999) means the grammar forced the token.
-FORCED_ATOL = 1e-4
+from halo_cli.core.policy.grammar_mask import unpack_bitmask
 
 
 def sampling_transform(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
                        top_p: float = 1.0, allowed: torch.Tensor | None = None) -> torch.Tensor:
     """Logits (..., V) -> the logits of the sampling distribution, in fp32; disallowed tokens get -inf.
 
-    ``allowed`` (..., V) bool is the grammar's mask. Top-k keeps the k largest; top-p keeps the smallest set of
+    ``allowed`` is the grammar's mask: (..., V) bool, or xgrammar's packed (..., ceil(V/32)) int32 bitmask
+    (``policy.grammar_mask``). Top-k keeps the k largest; top-p keeps the smallest set of
     tokens whose probability reaches ``top_p`` (ties and order as vLLM: sort ascending, drop while the cumulative
     probability of what is dropped stays <= 1 - top_p, always keep the most likely token).
     """
@@ -27,6 +27,8 @@ def sampling_transform(logits: torch.Tensor, *, temperature: float = 1.0, top_k:
         raise ValueError(f"temperature must be > 0 to score samples, got {temperature}")
     x = logits.float()
     if allowed is not None:
+        if allowed.dtype != torch.bool:
+            allowed = unpack_bitmask(allowed.to(x.device), x.shape[-1])
         x = x.masked_fill(~allowed, float("-inf"))
     x = x / temperature
     if top_k is not None and 0 < top_k < x.shape[-1]:
@@ -59,18 +61,6 @@ def sampling_logprobs(logits: torch.Tensor, ids: torch.Tensor, *, temperature: f
                 p = logp.exp()
                 entropies.append(-(p * logp.masked_fill(p == 0, 0.0)).sum(-1))
     return torch.stack(rows), torch.stack(entropies) if with_entropy else None
-
-
-def forced_tokens(sampler_logps: torch.Tensor, has_old: torch.Tensor, atol: float = FORCED_ATOL) -> torch.Tensor:
-    """(G, T) bool: tokens the grammar left no choice about under constrained sampling.
-
-    vLLM reports the log-probs of the grammar-masked distribution, so a token the grammar forced (the fixed
-    ``<tool_call>`` scaffolding, the JSON keys) has log-prob 0 there. Its probability under the policy that sampled it
-    is 1 whatever the weights, so its policy gradient is zero; the learner's unmasked log-prob of it would still get a
-    gradient, ``A * grad log p``, which is pure noise (and, under Adam, dilutes the steps of the tokens that were
-    choices: the coordinates, the action kind, the text). Rows without sampler log-probs have none forced.
-    """
-    return (sampler_logps >= -atol) & has_old[:, None]
 
 
 def truncated_is_weights(learner_logps: torch.Tensor, sampler_logps: torch.Tensor, cap: float) -> torch.Tensor:

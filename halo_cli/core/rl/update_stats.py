@@ -9,7 +9,7 @@ from typing import Any
 @dataclass(frozen=True)
 class UpdateStats:
     """What one ``update`` did. Token averages are over the completion tokens trained on (under constrained sampling,
-    the tokens the grammar forced are not: ``forced_tokens``).
+    the tokens the grammar forced, where its mask left one token, are not).
 
     ``logprob_gap`` is the mean absolute difference between vLLM's log-probs of the sampled tokens and the learner's
     in the pre-pass (before any step): a large gap means the two sides disagree (precision, image pre-processing, an
