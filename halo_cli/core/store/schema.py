@@ -143,7 +143,14 @@ def _m002_episode_policy(db: Database) -> None:
     db["episodes"].add_column("policy", str)
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_episode_policy]
+def _m003_run_owner(db: Database) -> None:
+    """The process a run belongs to (pid, and a start token that tells a reused pid apart), beside its host: a
+    `running` run whose process is gone shows as dead in `halo runs`."""
+    db["runs"].add_column("pid", int)
+    db["runs"].add_column("pid_start", str)
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_episode_policy, _m003_run_owner]
 
 
 def latest_version() -> int:
