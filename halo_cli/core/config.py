@@ -89,6 +89,8 @@ class BrowserSettings(_Section):
     viewport_width: int = Field(1280, ge=320)
     viewport_height: int = Field(720, ge=240)
     step_timeout_s: float = Field(15.0, gt=0)
+    reset_attempts: int = Field(
+        4, ge=1, description="tries of a reset whose browser died or hung under it, with a relaunch between tries")
     max_concurrent_pages: int = Field(4, ge=1)
     axtree: Literal["full", "visible", "off"] = Field("full", description="AX tree in observations")
     # Pages that show dates ("today", "2 hours ago") render the same pixels on every reset and replay only
