@@ -88,8 +88,10 @@ def test_two_iterations_load_and_sample_adapters(trained: tuple[Path, str], vllm
         # have zero advantages and are skipped)
         gap = [m.iteration for m in store.metric_history(run_id, "logprob_gap")] if "logprob_gap" in names else []
         assert gap == trained_on
+        assert not any(a.loaded for a in store.list_adapters(run_id))
+    # A finished run leaves the shared server as it found it: its adapters unloaded, kept on disk.
     models = served_models(vllm_server)
-    assert f"{run_id}-v1" in models and f"{run_id}-v2" in models
+    assert f"{run_id}-v1" not in models and f"{run_id}-v2" not in models
     assert (db.parent / run_id / "checkpoints" / "it-000002" / "trainer.json").is_file()
 
 
