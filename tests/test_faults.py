@@ -119,6 +119,36 @@ def first_step(db: Path) -> str | None:
     return None if row is None else str(row[0])
 
 
+def stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: [state, ppid, pgrp, ...]; empty when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return stat[stat.rfind(")") + 2:].split()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (children, their children, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = stat_fields(int(entry.name))
+            if len(fields) > 1 and fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] != "Z"
+
+
 def watchdog_in(pgid: int) -> bool:
     return any(any(a.endswith("watchdog.py") for a in cmdline(pid)) for pid in process_group_members(pgid))
 
@@ -139,12 +169,15 @@ def own_server_trainer(tiny_model_dir: Path, tmp_path: Path) -> Iterator[tuple[T
             os.killpg(leader, signal.SIGKILL)
 
 
-def training_with_its_server(trainer: Trainer, db: Path, port: int) -> tuple[str, int]:
-    """Waits until the trainer's server runs with its watchdog and the first step is recorded: (run id, pgid)."""
+def training_with_its_server(trainer: Trainer, db: Path, port: int) -> tuple[str, int, set[int]]:
+    """Waits until the trainer's server runs with its watchdog and the first step is recorded: the run id, the
+    server's process group, and every process of the server (its API server and all processes below it)."""
     pgid = until(lambda: server_on(port), "the trainer's vLLM server", FIRST_STEP_WAIT_S, trainer)
     run_id = until(lambda: first_step(db), "a recorded step", FIRST_STEP_WAIT_S, trainer)
     assert watchdog_in(pgid) and len(process_group_members(pgid)) >= 3  # API server, engine core, watchdog
-    return str(run_id), int(pgid)  # type: ignore[arg-type]
+    server = {int(pgid), *descendants(int(pgid))}  # type: ignore[arg-type]
+    assert server <= set(process_group_members(int(pgid)))  # none of vLLM's processes left the group
+    return str(run_id), int(pgid), server  # type: ignore[arg-type]
 
 
 @pytest.mark.vllm
@@ -153,12 +186,13 @@ def test_sigterm_of_a_training_run_stops_its_server_and_records_it_aborted(
     own_server_trainer: tuple[Trainer, Path, int],
 ) -> None:
     trainer, db, port = own_server_trainer
-    run_id, pgid = training_with_its_server(trainer, db, port)
+    run_id, pgid, server = training_with_its_server(trainer, db, port)
     os.kill(trainer.proc.pid, signal.SIGTERM)  # what `timeout`, CI runners and container stops send
     assert trainer.wait() == 128 + signal.SIGTERM
     assert trainer.stderr.strip().splitlines()[-1] == "halo: aborted by SIGTERM"
     assert "Traceback" not in trainer.stderr
     assert process_group_members(pgid) == []  # the server, its engine core and its watchdog
+    assert not any(alive(pid) for pid in server)
     assert process_group_members(trainer.proc.pid) == []  # the trainer's own children: Chromium, Playwright
     assert not port_in_use("127.0.0.1", port)
     with RunStore(db, create=False) as store:
@@ -172,10 +206,11 @@ def test_sigkill_of_a_training_run_takes_its_server_down_and_shows_it_dead(
     own_server_trainer: tuple[Trainer, Path, int], tmp_path: Path
 ) -> None:
     trainer, db, port = own_server_trainer
-    run_id, pgid = training_with_its_server(trainer, db, port)
+    run_id, pgid, server = training_with_its_server(trainer, db, port)
     os.kill(trainer.proc.pid, signal.SIGKILL)  # nothing of the trainer runs any more: only the watchdog can act
     assert trainer.wait() == -signal.SIGKILL
     until(lambda: not process_group_members(pgid), "the server's process group gone", 60)
+    assert not any(alive(pid) for pid in server)
     assert not port_in_use("127.0.0.1", port)
     with RunStore(db, create=False) as store:
         run = store.get_run(run_id)
