@@ -23,6 +23,7 @@ from halo_cli.commands import serve as serve_cmd
 from halo_cli.commands import train as train_cmd
 from halo_cli.commands import watch as watch_cmd
 from halo_cli.commands._common import RootOptions
+from halo_cli.core import termination
 from halo_cli.core.errors import HaloError
 
 app = typer.Typer(
@@ -93,11 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = command.main(args=args, prog_name="halo", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+        signal = termination.received()  # SIGTERM or SIGHUP, which train and eval turn into an interrupt
+        if signal is not None and code == 130:  # typer returns a KeyboardInterrupt as exit code 130
+            print(f"halo: aborted by {signal.name}", file=sys.stderr)
+            code = 128 + signal.value
     except Exit as e:
         code = e.exit_code
     except (Abort, KeyboardInterrupt):
-        print("halo: aborted", file=sys.stderr)
-        code = 130
+        signal = termination.received()
+        print(f"halo: aborted by {signal.name}" if signal else "halo: aborted", file=sys.stderr)
+        code = 128 + signal.value if signal else 130
     except TyperException as e:  # typer bundles its own click: usage errors, bad options, unknown commands
         if _is_no_args_help(e):  # `halo` or `halo runs` alone: the help is the answer
             print(e.format_message())

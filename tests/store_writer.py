@@ -1,6 +1,6 @@
 """A training-like writer for the run store tests: a real process that the tests read beside and kill.
 
-    python tests/store_writer.py DB [--steps N]
+    python tests/store_writer.py DB [--steps N] [--episode-steps K]
 
 Prints `run <id>` once, then the id of every step right after add_step returned (so: committed), one per
 line. Without --steps it writes until killed; it also stops by itself after --max-steps, or when its parent
@@ -33,6 +33,8 @@ def main() -> int:
     ap.add_argument("db")
     ap.add_argument("--steps", type=int, default=None, help="stop after this many steps (default: until killed)")
     ap.add_argument("--max-steps", type=int, default=200_000)
+    ap.add_argument("--episode-steps", type=int, default=10, help="steps per episode (each episode ends with a "
+                    "transaction that reads before it writes)")
     args = ap.parse_args()
     parent = os.getppid()
     limit = args.steps if args.steps is not None else args.max_steps
@@ -43,7 +45,7 @@ def main() -> int:
         episode = None
         iteration = 0
         for n in range(limit):
-            if n % 10 == 0:
+            if n % args.episode_steps == 0:
                 if episode is not None:
                     store.finish_episode(episode, success=n % 20 == 0)
                     store.log_metrics(run_id, iteration, {"success_rate": (n % 7) / 7, "loss": 1.0 / (n + 1)})
@@ -51,13 +53,13 @@ def main() -> int:
                 episode = store.add_episode(run_id, iteration, f"testsite-{n % 5}", seed=n)
             step = store.add_step(
                 episode,
-                n % 10,
+                n % args.episode_steps,
                 images[n % len(images)],
                 url=f"http://testsite.local/page/{n}",
                 action={"action": "click", "element": n},
                 reward=float(n % 3 == 0),
                 reward_components={"progress": 0.1 * (n % 4)},
-                done=n % 10 == 9,
+                done=n % args.episode_steps == args.episode_steps - 1,
                 timings={"policy_s": 0.01, "env_s": 0.02},
             )
             store.add_samples(

@@ -37,7 +37,7 @@ from halo_cli.core.actions import (
 )
 from halo_cli.core.config import BrowserSettings
 from halo_cli.core.env.axtree import render_axtree, state_key
-from halo_cli.core.env.browser import BrowserEnv, RestoreMismatch, screenshot_digest
+from halo_cli.core.env.browser import BrowserEnv, BrowserError, RestoreMismatch, screenshot_digest
 from halo_cli.core.env.episode import Episode, StepResult
 from halo_cli.core.env.execute import playwright_key
 from halo_cli.core.env.miniwob import MiniWoBSource, StaticServer
@@ -365,7 +365,7 @@ def test_hung_page_is_dropped_and_hung_chromium_replaced(pages: PagesSource, run
             r = await spinning.step(spin)
             settings.step_timeout_s = 15.0
             assert r.done and r.outcome is not None and r.outcome.status == "aborted"
-            assert "step exceeded" in r.outcome.details["reason"] and env.relaunches == 0
+            assert "step exceeded" in r.outcome.details["reason"] and env.hangs == 0
             await ok(bystander, await action_at(bystander, "#btn"))
             await bystander.close()
 
@@ -385,13 +385,102 @@ def test_hung_page_is_dropped_and_hung_chromium_replaced(pages: PagesSource, run
                 except ProcessLookupError:
                     pass
             assert r.done and r.outcome is not None and r.outcome.status == "aborted"
-            assert "hung" in r.outcome.details["reason"] and env.relaunches == 1
+            assert "hung" in r.outcome.details["reason"] and env.hangs == 1 and env.crashes == 0
             fresh = await env.reset(pages.task, seed=0)
-            assert env.browser_pid not in (None, pid)
+            assert env.browser_pid not in (None, pid) and env.relaunches == 1
             await ok(fresh, await action_at(fresh, "#btn"))
             await fresh.close()
 
     run(scenario())
+
+
+class GatedSource(PagesSource):
+    """Resets that stay in the site's setup until the test opens the gate, polling the page meanwhile (a Playwright
+    call, which fails as soon as the browser dies), so that each kill lands inside every pending reset."""
+
+    name = "gated"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.task = Task(id="gated.actions", source=self.name, site="gated", goal="wait at the gate",
+                         meta={"path": "actions.html"})
+        self.inside = 0  # resets now in setup
+        self.open = False
+
+    async def setup(self, page: Any, task: Task, seed: int) -> str:
+        await page.goto(self.start_url(task))
+        self.inside += 1
+        try:
+            while not self.open:
+                await page.evaluate("() => new Promise(r => setTimeout(r, 50))")
+        finally:
+            self.inside -= 1
+        return str(task.goal)
+
+
+async def until(condition: Any, what: str) -> None:
+    """Polls `condition` (a guard against a hung test, not a timing assertion)."""
+    for _ in range(1200):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"never: {what}")
+
+
+async def kill_inside(env: BrowserEnv, gated: GatedSource, resets: int, killed: list[int]) -> None:
+    """SIGKILL the browser once `resets` resets are inside the site's setup on a browser not killed yet."""
+    await until(lambda: gated.inside == resets and env.browser_pid not in (None, *killed),
+                f"{resets} resets inside setup on a new browser")
+    pid = env.browser_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    killed.append(pid)
+
+
+def test_a_burst_of_chromium_kills_during_resets_is_survived_and_counted(pages: PagesSource, run: Any) -> None:
+    """Three kills in a row, each while three resets are loading: every reset is retried on a new browser and
+    succeeds, none is blamed on the site; past `reset_attempts` kills a reset fails with one line."""
+    gated = GatedSource(pages.root)
+
+    async def scenario() -> None:
+        settings = BrowserSettings(reset_attempts=4)
+        async with BrowserEnv(settings, sources=[gated]) as env:
+            resets = [asyncio.ensure_future(env.reset(gated.task, seed=i)) for i in range(3)]
+            killed: list[int] = []
+            try:
+                for _ in range(3):
+                    await kill_inside(env, gated, 3, killed)
+                await until(lambda: gated.inside == 3 and env.browser_pid not in (None, *killed), "a fourth try")
+                gated.open = True
+                episodes = await asyncio.gather(*resets)
+            finally:
+                gated.open = True
+                await asyncio.gather(*resets, return_exceptions=True)
+            assert all(ep.observation is not None and not ep.done for ep in episodes)
+            assert (env.crashes, env.relaunches, env.reset_retries, env.hangs) == (3, 3, 9, 0)
+            await ok(episodes[0], await action_at(episodes[0], "#btn"))  # the browser they ended on works
+            for ep in episodes:
+                await ep.close()
+
+            # Past the bound, one line that names the reset and the cause.
+            settings.reset_attempts = 2
+            gated.open = False
+            doomed = asyncio.ensure_future(env.reset(gated.task, seed=9))
+            try:
+                for _ in range(2):
+                    await kill_inside(env, gated, 1, killed)
+                with pytest.raises(BrowserError, match="died or hung 2 times while resetting gated.actions") as err:
+                    await doomed
+                assert "\n" not in str(err.value)
+            finally:
+                gated.open = True
+                await asyncio.gather(doomed, return_exceptions=True)
+            assert (env.crashes, env.reset_retries) == (5, 10)
+
+    try:
+        run(scenario())
+    finally:
+        gated.server.close()
 
 
 # --- restore ------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from halo_cli.core.config import (
     deep_merge,
     load_settings,
     overrides_from_pairs,
+    server_url,
     settings_to_dict,
 )
 from halo_cli.core.errors import ConfigError
@@ -87,6 +88,28 @@ def test_invalid_values_name_the_field(overrides: dict, needle: str) -> None:
     msg = str(e.value)
     assert needle in msg
     assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000"),  # what `halo serve` prints
+        ("http://127.0.0.1:8000/v1/", "http://127.0.0.1:8000"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
+        (" https://gpu-box.example/vllm ", "https://gpu-box.example/vllm"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+    ],
+)
+def test_server_urls_as_users_paste_them(url: str, base: str) -> None:
+    assert server_url(url) == base
+    assert load_settings(overrides={"vllm": {"url": url}}).vllm.url == base
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "localhost:8000", "ftp://host", "http://", "http://host:99999",
+                                 "http://host:8000/v1?x=1"])
+def test_server_urls_that_are_not(url: str) -> None:
+    with pytest.raises(ValueError):
+        server_url(url)
 
 
 def test_invalid_env_value_is_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -235,3 +235,111 @@ def test_delete_confirmed_interactively_and_unknown(
     assert main(["runs", "delete", run_id, "--db", str(db)]) == 0
     assert "deleted" in capsys.readouterr().out
     in_process_error(main(["runs", "delete", run_id, "--yes", "--db", str(db)]), capsys, run_id)
+
+
+def test_export_of_a_run_without_episodes_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`datasets` cannot load a split of zero rows from any file, so an empty export is refused, not written."""
+    db = tmp_path / "h.db"
+    with RunStore(db) as store:
+        run_id = store.start_run("train grpo", {})
+        store.finish_run(run_id, "failed")
+    out = tmp_path / "out"
+    in_process_error(main(["runs", "export", run_id, "--out", str(out), "--db", str(db)]), capsys, "no episodes")
+    assert not out.exists()
+
+
+# -- stores that cannot be written, runs whose process is gone ------------------------------------------
+
+
+def halo_read_only(folder: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`halo` run where `folder` cannot be written: a read-only bind mount in a mount namespace of its own when we
+    are root (root writes through any permission bits), else permission bits."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALO_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["COLUMNS"] = "200"
+    if os.geteuid() == 0:
+        cmd = ["unshare", "--mount", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(folder), *HALO,
+               *args]
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, env=env, input="")
+        if p.returncode != 0 and "mount" in p.stderr and "halo" not in p.stderr:
+            pytest.skip(f"cannot make a read-only folder as root here: {p.stderr.strip()}")
+        return p
+    modes = {path: path.stat().st_mode for path in [folder, *folder.iterdir()]}
+    try:
+        for path in modes:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        return subprocess.run([*HALO, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env, input="")
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+
+
+def test_a_read_only_store_can_be_inspected(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    db = folder / "h.db"
+    run_id = fill(db, episodes=2)
+    listed = halo_read_only(folder, "runs", "list", "--db", str(db), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert run_id in listed.stdout and "finished" in listed.stdout
+    shown = halo_read_only(folder, "runs", "show", run_id, "--db", str(db), cwd=tmp_path)
+    assert shown.returncode == 0 and '"lr": 1e-06' in shown.stdout, shown.stderr
+    out = tmp_path / "export"
+    exported = halo_read_only(folder, "runs", "export", run_id, "--out", str(out), "--db", str(db), cwd=tmp_path)
+    assert exported.returncode == 0 and "wrote 2 trajectories" in exported.stdout, exported.stderr
+    assert len((out / "trajectories.jsonl").read_text().splitlines()) == 2
+
+    # What needs to write says why it cannot, in one line.
+    why = ("read-only file system", "not writable")
+    beside = halo_read_only(folder, "runs", "export", run_id, "--db", str(db), cwd=tmp_path)
+    assert_one_line_error(beside, "cannot write the export")
+    assert "--out" in beside.stderr
+    deleted = halo_read_only(folder, "runs", "delete", run_id, "--yes", "--db", str(db), cwd=tmp_path)
+    assert_one_line_error(deleted, f"cannot write run store {db}")
+    assert any(w in deleted.stderr for w in why)
+    train = halo_read_only(folder, "--set", f"store.path={db}", "train", "grpo", "--domain", "miniwob:click-test",
+                           cwd=tmp_path)
+    assert_one_line_error(train, f"cannot write run store {db}")
+    with RunStore(db, create=False) as store:
+        assert [r.id for r in store.list_runs()] == [run_id]  # nothing was changed or added
+
+
+RUN_OWNER = """
+import sys
+from halo_cli.core.store import RunStore
+with RunStore(sys.argv[1]) as store:
+    print(store.start_run("train grpo", {}, "miniwob"), flush=True)
+    sys.stdin.read()  # running until the test closes our stdin or kills us
+"""
+
+
+def run_owner(db: Path) -> tuple[subprocess.Popen[str], str]:
+    """A process that starts a run and stays alive, as a trainer does, until killed."""
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-c", RUN_OWNER, str(db)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+def test_a_run_whose_process_is_gone_shows_as_dead(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    finished = fill(db, episodes=1)
+    owner, live = run_owner(db)
+    killed, dead = run_owner(db)
+    try:
+        killed.kill()
+        killed.wait()
+        listed = halo("runs", "list", "--db", str(db), cwd=tmp_path).stdout.splitlines()
+        rows = {line.split()[0]: line for line in listed if line.split() and line.split()[0] in (finished, live, dead)}
+        assert " dead " in rows[dead] and " running " in rows[live] and " finished " in rows[finished]
+        shown = halo("runs", "show", dead, "--db", str(db), cwd=tmp_path)
+        assert f"dead (recorded as running, but its process {killed.pid} on" in shown.stdout
+        with RunStore(db, create=False) as store:
+            assert store.get_run(dead).status == "running"  # the record itself is left as the run wrote it
+            assert store.get_run(dead).dead and not store.get_run(live).dead
+            assert store.get_run(live).pid == owner.pid and store.get_run(live).pid_start
+    finally:
+        for proc in (owner, killed):
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()

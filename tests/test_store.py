@@ -371,8 +371,10 @@ def test_version_1_file_gets_the_episode_policy_column(tmp_path: Path, monkeypat
     path = tmp_path / "halo.db"
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
     with RunStore(path) as store:
-        run_id = store.start_run("train grpo", {"k": 1})
-        # as release 1 wrote it (its add_episode knew no policy)
+        # as release 1 wrote them (its start_run knew no pid, its add_episode no policy)
+        run_id = "train-grpo-20261125-000000-abcd"
+        store.db["runs"].insert({"id": run_id, "command": "train grpo", "config": '{"k": 1}', "status": "running",
+                                 "started": "2026-11-25T00:00:00"})
         old_episode = store.db["episodes"].insert(
             {"run_id": run_id, "iteration": 1, "task_id": "t", "status": "running", "started": "2026-11-25T00:00:00"}
         ).last_pk

@@ -324,15 +324,15 @@ def test_policy_caller_rides_out_a_vllm_restart(tiny_model_dir: Path, tmp_path: 
         print(f"across the restart: waited, reloaded and sampled in {secs:.1f} s "
               f"(new server's log: {servers[-1].log_path})")
 
-        # the owned server is gone for good: fail fast instead of waiting out startup_timeout_s
+        # the owned server is gone for good: fail fast instead of waiting out lost_server_timeout_s
         servers[-1].stop()
         t = time.perf_counter()
         with pytest.raises(PolicyServerError, match="exited"):
             await sample()
         secs = time.perf_counter() - t
         print(f"server gone for good: PolicyServerError after {secs:.1f} s "
-              f"(startup timeout {settings.vllm.startup_timeout_s:.0f} s)")
-        assert secs < 60 < settings.vllm.startup_timeout_s
+              f"(lost-server timeout {settings.vllm.lost_server_timeout_s:.0f} s)")
+        assert secs < 60 < settings.vllm.lost_server_timeout_s
         assert policy.adapter_reloads == 2
         await client.aclose()
 

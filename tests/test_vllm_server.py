@@ -209,7 +209,9 @@ def test_stop_leaves_no_process_of_the_group(
     with VLLMServer(tiny_settings(tiny_model_dir, python=str(python)), log_path=tmp_path / "s.log",
                     port=free_port()) as server:
         assert server.is_healthy() and server.ready_after_s is not None
-        members = process_group_members(server.pgid)
+        members = set(process_group_members(server.pgid))
+        assert server.watchdog is not None and server.watchdog.pid in members  # it leaves with the group
+        members.discard(server.watchdog.pid)
         assert server.process.pid in members and len(members) >= 2  # API server + engine core
     code = server.process.returncode
     assert code is not None

@@ -78,6 +78,27 @@ def progress_bar(console: Console) -> Progress:
                     TimeElapsedColumn(), console=console)
 
 
+def server_wait_progress(bar: Progress) -> Callable[[Any], None]:
+    """A `PolicyCaller.on_wait` callback: a line when the policy server stops answering and when the wait ends, and
+    the seconds waited in the progress display meanwhile."""
+    shown: list[Any] = []
+
+    def update(wait: Any) -> None:  # a core.rl.rollout.ServerWait
+        if wait.state == "lost":
+            bar.console.print(f"[yellow]policy server {wait.url} stopped answering[/]: waiting for the policy server "
+                              f"to come back, up to {wait.limit_s:.0f} s (vllm.lost_server_timeout_s)")
+            shown.append(bar.add_task(wait.message(), total=None))
+        elif wait.state == "waiting":
+            for task in shown:
+                bar.update(task, description=wait.message())
+        else:
+            while shown:
+                bar.remove_task(shown.pop())
+            bar.console.print(wait.message())
+
+    return update
+
+
 def server_progress(bar: Progress, task: Any) -> Callable[[float, str], None]:
     """A callback that shows the vLLM server's latest log line while it starts."""
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from halo_cli.commands._common import progress_bar, server_progress, settings_for
+from halo_cli.commands._common import progress_bar, server_progress, server_wait_progress, settings_for
 from halo_cli.commands.options import (
     ConfigOption,
     DomainOption,
@@ -21,6 +21,7 @@ from halo_cli.commands.options import (
 )
 from halo_cli.core.config import Settings, settings_to_dict
 from halo_cli.core.errors import ConfigError
+from halo_cli.core.termination import interrupt_on_termination
 
 if TYPE_CHECKING:
     from halo_cli.core.rl.evaluate import EvalSummary
@@ -43,7 +44,13 @@ def eval_(
     profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Success rate (with a Wilson 95% interval) of the base model or an adapter on chosen tasks."""
+    """Success rate (with a Wilson 95% interval) of the base model or an adapter on chosen tasks.
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does: the run is recorded as aborted and a server it started is stopped.
+    """
+    from halo_cli.core.runtime import check_policy_url
+
+    policy_url = check_policy_url(policy_url)  # before any run is recorded: a bad URL leaves nothing behind
     if domain is None:
         raise ConfigError("--domain is required (e.g. --domain gomail or --domain miniwob:click-test-2)")
     settings = settings_for(
@@ -60,7 +67,7 @@ def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | N
     from halo_cli.core.rl.evaluate import evaluate, summarize
     from halo_cli.core.runtime import PolicyRuntime, resolve_adapter, run_dir, run_status, task_sources
 
-    with task_sources(settings, domain, console.print) as (sources, tasks):
+    with interrupt_on_termination(), task_sources(settings, domain, console.print) as (sources, tasks):
         served = resolve_adapter(adapter, store) if adapter else None
         config = settings_to_dict(settings) | {"eval": {"adapter": str(served[1]) if served else None,
                                                         "episodes_per_task": episodes, "temperature": temperature}}
@@ -78,7 +85,7 @@ def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | N
                     records = asyncio.run(evaluate(
                         settings, store, run_id, client, tasks, sources, adapter=served, episodes_per_task=episodes,
                         temperature=temperature, server_alive=runtime.server_alive,
-                        on_episode=lambda _record: bar.advance(progress),
+                        on_episode=lambda _record: bar.advance(progress), on_wait=server_wait_progress(bar),
                     ))
             summary = summarize(records)
             store.log_metrics(run_id, 0, summary.metrics())

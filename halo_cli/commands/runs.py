@@ -78,12 +78,12 @@ def _value(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.6g}"
 
 
-_STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "aborted": "yellow"}
+_STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "aborted": "yellow", "dead": "bold red"}
 
 
 @app.command("list")
 def list_runs(ctx: typer.Context, db: DbOption = None) -> None:
-    """Every run, newest first, with its progress."""
+    """Every run, newest first, with its progress; `dead`: recorded as running, but its process is gone."""
     path = _store_path(ctx, db)
     table = Table(title=f"Runs in {path}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("id", no_wrap=True, min_width=25, style="bold")
@@ -99,12 +99,13 @@ def list_runs(ctx: typer.Context, db: DbOption = None) -> None:
         with RunStore(path, create=False) as store:
             runs = store.list_runs()
         for r in runs:
-            style = _STATUS_STYLE.get(r.status, "")
+            status = r.status_now  # `dead`: recorded as running, but its process is gone
+            style = _STATUS_STYLE.get(status, "")
             table.add_row(
                 escape(r.id),
                 escape(r.command),
                 escape(r.domain or "-"),
-                f"[{style}]{escape(r.status)}[/]" if style else escape(r.status),
+                f"[{style}]{escape(status)}[/]" if style else escape(status),
                 "-" if r.iterations is None else str(r.iterations),
                 _pct(r.best_success_rate),
                 _local_time(r.started, seconds=False),
@@ -131,7 +132,8 @@ def show(
         ("id", r.id),
         ("command", r.command),
         ("domain", r.domain or "-"),
-        ("status", r.status),
+        ("status", f"dead (recorded as running, but its process {r.pid} on {r.host} is gone)" if r.dead
+         else r.status),
         ("started", _local_time(r.started)),
         ("ended", _local_time(r.ended)),
         ("episodes", f"{len(episodes)} ({len(finished)} finished, {successes} successful)"),

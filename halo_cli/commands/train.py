@@ -17,6 +17,7 @@ from halo_cli.commands._common import (
     require_terminal,
     root_options,
     server_progress,
+    server_wait_progress,
     settings_for,
 )
 from halo_cli.commands.options import (
@@ -36,6 +37,7 @@ from halo_cli.core.config import (
     settings_to_dict,
 )
 from halo_cli.core.errors import ConfigError
+from halo_cli.core.termination import interrupt_on_termination
 
 if TYPE_CHECKING:
     from halo_cli.core.store import RunStore
@@ -86,9 +88,15 @@ def grpo(
     profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Online GRPO: browser rollouts, dense rewards, a LoRA update per iteration, hot reload into vLLM."""
+    """Online GRPO: browser rollouts, dense rewards, a LoRA update per iteration, hot reload into vLLM.
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does: the run is recorded as aborted and a server it started is stopped.
+    """
+    from halo_cli.core.runtime import check_policy_url
+
     if tui:
         require_terminal("--tui")
+    policy_url = check_policy_url(policy_url)  # before any run is recorded: a bad URL leaves nothing behind
     overrides = drop_none({
         "grpo": {"num_generations": num_generations, "episodes": episodes, "lr": lr, "group": group, "seed": seed},
         "env": {"max_steps": max_steps, "sites": sites},
@@ -127,10 +135,10 @@ def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | No
     from halo_cli.core.rl.learner import LoRALearner
     from halo_cli.core.runtime import PolicyRuntime, run_dir, run_status, task_sources
 
-    with task_sources(settings, domain, out.print) as (sources, tasks):
+    with interrupt_on_termination(), task_sources(settings, domain, out.print) as (sources, tasks):
         run_id = resume_id or store.start_run("train grpo", settings_to_dict(settings), domain)
         if resume_id:
-            store.finish_run(run_id, "running")
+            store.reopen_run(run_id)  # running again, owned by this process
         if on_run is not None:
             on_run(run_id)
         rdir = run_dir(settings, run_id)
@@ -146,14 +154,14 @@ def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | No
                     learner = LoRALearner.from_settings(settings)
                     bar.remove_task(start)
                     asyncio.run(_loop(settings, store, run_id, rdir, client, learner, tasks, sources, resume_id, bar,
-                                      runtime.server_alive))
+                                      runtime.server_alive, shared=policy_url is not None))
         finally:
             out.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
 
 
 async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,
                 tasks: list[Any], sources: list[Any], resume_id: str | None, bar: Progress,
-                server_alive: Any) -> None:
+                server_alive: Any, shared: bool) -> None:
     from halo_cli.core.env.browser import BrowserEnv
     from halo_cli.core.rl.online_grpo import IterationResult, OnlineGRPOTrainer
 
@@ -171,4 +179,11 @@ async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, cl
             bar.console.print(_line(result.iteration, result.metrics))
 
         trainer.on_iteration = on_iteration
-        await trainer.atrain(settings.grpo.episodes)
+        trainer.policy.on_wait = server_wait_progress(bar)
+        try:
+            await trainer.atrain(settings.grpo.episodes)
+        except asyncio.CancelledError:  # Ctrl-C or SIGTERM: a wait for the server in the learner's thread ends too
+            trainer.policy.stop_waiting()
+            raise
+        if shared:
+            await asyncio.to_thread(trainer.unload_adapters)

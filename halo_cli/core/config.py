@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import os
 import tomllib
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +55,26 @@ class ModelSettings(_Section):
         return self
 
 
+def server_url(url: str) -> str:
+    """The base URL of a policy server from what a user may paste: `http://host:8000`, with or without a trailing
+    slash or the `/v1` that `halo serve` prints (the client adds `/v1` itself). Raises ValueError for anything that
+    is not an http(s) URL with a host."""
+    base = url.strip().rstrip("/")
+    if base.endswith("/v1"):
+        base = base[: -len("/v1")]
+    parts = urllib.parse.urlsplit(base)
+    example = "such as http://127.0.0.1:8000"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL {example} (got {url!r})")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError(f"has an invalid port: {url!r}") from None
+    if parts.query or parts.fragment:
+        raise ValueError(f"must be a server's base URL {example}, without a query or fragment (got {url!r})")
+    return base
+
+
 class VLLMSettings(_Section):
     """The inference server (vLLM, OpenAI-compatible API) that samples actions."""
 
@@ -71,6 +92,9 @@ class VLLMSettings(_Section):
     cpu: bool = Field(False, description="CPU flags: --enforce-eager, uni executor, KV cache in GiB")
     cpu_kvcache_gib: int = Field(1, ge=1)
     startup_timeout_s: float = Field(900.0, gt=0)
+    lost_server_timeout_s: float = Field(
+        600.0, gt=0, description="how long a run waits, once per outage, for a policy server that stopped answering "
+        "(after a request's own retries), before it fails with one error")
     request_timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0)
     extra_args: list[str] = Field(default_factory=list, description="appended to the vLLM command line")
@@ -78,9 +102,7 @@ class VLLMSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https:// (got {v!r})")
-        return v.rstrip("/")
+        return server_url(v)
 
 
 class BrowserSettings(_Section):
@@ -89,6 +111,8 @@ class BrowserSettings(_Section):
     viewport_width: int = Field(1280, ge=320)
     viewport_height: int = Field(720, ge=240)
     step_timeout_s: float = Field(15.0, gt=0)
+    reset_attempts: int = Field(
+        4, ge=1, description="tries of a reset whose browser died or hung under it, with a relaunch between tries")
     max_concurrent_pages: int = Field(4, ge=1)
     axtree: Literal["full", "visible", "off"] = Field("full", description="AX tree in observations")
     # Pages that show dates ("today", "2 hours ago") render the same pixels on every reset and replay only

@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from halo_cli.core.config import Settings
+import httpx
+
+from halo_cli.core.config import Settings, server_url
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.real import RealSource
 from halo_cli.core.env.tasks import Task, TaskSource, select_tasks
-from halo_cli.core.errors import NotFoundError
+from halo_cli.core.errors import ConfigError, NotFoundError
 from halo_cli.core.policy.server import PortInUseError, VLLMServer
 from halo_cli.core.policy.vllm_client import VLLMPolicyClient
 from halo_cli.core.store import RunStore
@@ -112,6 +114,25 @@ def resolve_adapter(ref: str, store: RunStore) -> tuple[str, Path]:
     return f"{run.id}-v{latest.version}", Path(latest.path)
 
 
+def check_policy_url(url: str | None) -> str | None:
+    """`--policy-url` as the client takes it (`config.server_url`: the `/v1` URL `halo serve` prints is fine), and
+    answered by a server. Checked before a run is recorded, so a typo costs one line and leaves no failed run."""
+    if url is None:
+        return None
+    try:
+        base = server_url(url)
+    except ValueError as e:
+        raise ConfigError(f"--policy-url {e}") from None
+    try:
+        answered = httpx.get(f"{base}/health", timeout=10.0).status_code == 200
+    except httpx.HTTPError:
+        answered = False
+    if not answered:
+        raise NotFoundError(f"no policy server answers at {base}/health (--policy-url {url}); start one with "
+                            "`halo serve`, or leave --policy-url out to let halo start its own")
+    return base
+
+
 class PolicyRuntime:
     """A client for the policy server; starts (and later stops) a vLLM server unless `policy_url` is given."""
 
@@ -132,7 +153,11 @@ class PolicyRuntime:
                 self.server.start()
             except PortInUseError as e:
                 raise PortInUseError(f"{e}; to use a server that is already running, pass --policy-url") from None
-            self.server.wait_ready(progress=self.progress)
+            try:
+                self.server.wait_ready(progress=self.progress)
+            except BaseException:  # Ctrl-C or SIGTERM while it starts: __exit__ will not run, so stop it here
+                self.server.stop()
+                raise
             url = self.server.url
         self.client = VLLMPolicyClient.from_settings(self.settings, base_url=url)
         if self.policy_url is not None and not self.client.health():

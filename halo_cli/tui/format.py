@@ -121,5 +121,7 @@ def verdict(ep: Episode) -> str:
     return "failure"
 
 
+# A run's status as `Run.status_now` gives it (`dead`: recorded running, its process gone).
+STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "aborted": "yellow", "dead": "bold red"}
 VERDICT_STYLE = {"success": "green", "failure": "red", "aborted": "yellow", "running": "cyan", "unjudged": "magenta"}
 VERDICT_MARK = {"success": "✓", "failure": "✗", "aborted": "!", "running": "…", "unjudged": "?"}

@@ -131,7 +131,7 @@ class RunScreen(Screen[None]):
     def on_mount(self) -> None:
         r = self.run
         self.title = f"halo replay · {r.id}"
-        self.sub_title = f"{r.command} · {r.domain or '-'} · {r.status}"
+        self.sub_title = f"{r.command} · {r.domain or '-'} · {r.status_now}"
         self.load_page(0)
         self.query_one(EpisodeTable).focus()
 

@@ -6,9 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from halo_cli.core.store import RunSummary
-from halo_cli.tui.format import pct
-
-_STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "aborted": "yellow"}
+from halo_cli.tui.format import STATUS_STYLE, pct
 
 
 class RunTable(DataTable[Text | str]):
@@ -31,7 +29,7 @@ class RunTable(DataTable[Text | str]):
         self.clear()
         self.runs = runs
         for r in runs:
-            self.add_row(r.id, r.command, r.domain or "-", Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
+            self.add_row(r.id, r.command, r.domain or "-", Text(r.status_now, style=STATUS_STYLE.get(r.status_now, "")),
                          "-" if r.iterations is None else str(r.iterations), str(r.episodes),
                          pct(r.best_success_rate), r.started[:19].replace("T", " "), key=r.id)
         self.border_subtitle = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"

@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, Static
 from halo_cli.core.store import Adapter, LatestStep, PolicyUse, RunCounts, RunStore, RunViews
 from halo_cli.core.store.records import Run
 from halo_cli.tui.adapters import AdapterStatus
-from halo_cli.tui.format import action_text, ago, num, pct
+from halo_cli.tui.format import STATUS_STYLE, action_text, ago, num, pct
 from halo_cli.tui.in_flight import InFlightTable
 from halo_cli.tui.metric_plots import CURVES, MetricPlots
 from halo_cli.tui.samples import SamplesTable
@@ -31,9 +31,6 @@ from halo_cli.tui.trainer_log import TrainerLog, TrainerOutput
 
 # Iterations a dashboard curve shows at most: more than a plot a quarter of a terminal wide can draw.
 PLOT_POINTS = 240
-_STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "aborted": "yellow"}
-
-
 def planned_iterations(run: Run) -> int | None:
     """How many iterations a `train grpo` run was started for (its episodes over its concurrent episodes)."""
     grpo = run.config.get("grpo") if isinstance(run.config, dict) else None
@@ -188,12 +185,13 @@ class WatchApp(App[None]):
         now = self.now()
         planned = planned_iterations(run)
         status = Text()
-        status.append("● ", style=_STATUS_STYLE.get(run.status, ""))
-        status.append(run.status, style=f"bold {_STATUS_STYLE.get(run.status, '')}")
+        now_status = run.status_now
+        status.append("● ", style=STATUS_STYLE.get(now_status, ""))
+        status.append(now_status, style=f"bold {STATUS_STYLE.get(now_status, '')}")
         status.append(f"   iteration {c.iterations}" + (f" of {planned}" if planned else ""))
         status.append(f"   {c.episodes} episodes ({c.running} running, {c.successes} successful, "
                       f"{pct(c.success_rate)})   {c.steps} steps")
         last = self._latest.step.created if self._latest is not None else None
         status.append(f"   last step {ago(last, now)} ago" if last else "   no step yet", style="bold")
         self.query_one("#status", Static).update(status)
-        self.query_one(AdapterStatus).show(run_id, self._adapters, self._policies, last, run.status, now)
+        self.query_one(AdapterStatus).show(run_id, self._adapters, self._policies, last, now_status, now)

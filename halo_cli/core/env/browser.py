@@ -14,7 +14,9 @@ Usage::
         print(ep.outcome)
 
 This module owns the browser: launching it, noticing it died or hung, relaunching it, and starting episodes
-(`reset`, `restore`). The episode itself (`episode.py`), executing actions (`execute.py`), origin confinement
+(`reset`, `restore`). A browser that dies or hangs under a reset is the browser's fault, not the site's: the reset
+is tried again on a new browser, up to `browser.reset_attempts` times, and every crash, hang, relaunch and retried
+reset is counted on the env (`crashes`, `hangs`, `relaunches`, `reset_retries`) for the trainer's metrics. The episode itself (`episode.py`), executing actions (`execute.py`), origin confinement
 (`confine.py`), the AX-tree text (`axtree.py`) and finding the browser's process (`procs.py`) live beside it.
 """
 
@@ -69,6 +71,10 @@ class BrowserEnv:
     source explicitly. `axtree` (default: `settings.axtree`) chooses the observation's AX tree: the whole
     page, only what intersects the viewport, or none (the state key then falls back to the URL alone).
     Settings are read at each step, so a changed `step_timeout_s` applies to the next step.
+
+    Counters, since the env started: `crashes` (browsers that died under it: killed, out of memory, crashed),
+    `hangs` (browsers that stopped answering and were killed), `relaunches` (replacement browsers launched) and
+    `reset_retries` (resets tried again because their browser died or hung under them).
     """
 
     def __init__(self, settings: BrowserSettings | None = None, sources: Iterable[TaskSource] = (), *,
@@ -76,7 +82,11 @@ class BrowserEnv:
         self.settings = settings or BrowserSettings()
         self.axtree: AxTreeMode = axtree or self.settings.axtree
         self.sources: dict[str, TaskSource] = {s.name: s for s in sources}
+        self.crashes = 0
+        self.hangs = 0
         self.relaunches = 0
+        self.reset_retries = 0
+        self._launched = False
         self._pw: "Playwright | None" = None
         self._pw_cm: Any = None
         self._browser: "Browser | None" = None
@@ -129,8 +139,9 @@ class BrowserEnv:
     async def reset(self, task: Task, seed: int = 0, *, source: TaskSource | None = None) -> Episode:
         """Starts an episode of `task` with `seed` in a fresh context; returns it with its first observation.
 
-        A browser that dies during the reset is relaunched and the reset retried once; a second failure
-        raises BrowserError, as does a page that fails to load. Other errors of the source's own setup
+        A browser that dies or hangs during the reset is relaunched and the reset retried, up to
+        `browser.reset_attempts` tries in all; then BrowserError, as for a page that fails to load or takes
+        longer than the reset's time limit on a healthy browser. Other errors of the source's own setup
         propagate unchanged.
         """
         return await self._start_episode(task, seed, source, replay=None, expected_key=None)
@@ -159,40 +170,52 @@ class BrowserEnv:
         src = source or self.sources.get(task.source)
         if src is None:
             raise BrowserError(f"no task source {task.source!r} registered with the browser env")
-        for attempt in (1, 2):
-            generation = self._generation
+        attempts = self.settings.reset_attempts
+        for attempt in range(1, attempts + 1):
+            used: list[int] = []  # the generation of the browser this try ran on, once it had one
             try:
                 async with self.slots:
-                    return await asyncio.wait_for(self._open(task, seed, src, replay, expected_key),
+                    return await asyncio.wait_for(self._open(task, seed, src, replay, expected_key, used),
                                                   self._reset_timeout(replay))
             except RestoreMismatch:
                 raise
             except Exception as e:  # noqa: BLE001
-                crashed = is_playwright_error(e) and not self.connected()
-                if isinstance(e, TimeoutError):
-                    crashed = not await self._healthy()
-                    if crashed:
-                        await self._relaunch("browser hung during a reset", generation)
-                if not crashed:
+                if not used or not await self._browser_failed(e, used[0]):
                     if isinstance(e, TimeoutError):
                         raise BrowserError(f"reset of {task.id} took longer than "
                                            f"{self._reset_timeout(replay):g} s") from None
                     if is_playwright_error(e):  # the site failed to load, say: one line for the user
                         raise BrowserError(f"reset of {task.id} failed: {first_line(e)}") from e
                     raise
-                if attempt == 2:
-                    raise BrowserError(f"Chromium died twice while resetting {task.id}: {first_line(e)}") from e
+                if attempt == attempts:
+                    raise BrowserError(f"Chromium died or hung {attempts} times while resetting {task.id}: "
+                                       f"{first_line(e)}") from e
+                self.reset_retries += 1
         raise AssertionError("unreachable")
+
+    async def _browser_failed(self, e: Exception, generation: int) -> bool:
+        """Whether a failed reset try is the browser's doing: the browser it ran on died, was replaced (another
+        episode found it dead or hung first) or stops answering now. A healthy browser means the site failed."""
+        if generation != self._generation:
+            return True
+        if not (isinstance(e, TimeoutError) or is_playwright_error(e)):
+            return False
+        if await self._healthy():  # Playwright may report the closed target before the browser's disconnect
+            return False
+        if generation == self._generation:  # the probe did not see it disconnect: dead or hung, it is replaced
+            await self._relaunch("browser died or hung during a reset", generation)
+        return True
 
     def _reset_timeout(self, replay: list[Action] | None) -> float:
         # A reset creates a context and loads a site; a replay adds one short action per step.
         return self.settings.step_timeout_s * (2 + 0.2 * len(replay or ()))
 
     async def _open(self, task: Task, seed: int, src: TaskSource, replay: list[Action] | None,
-                    expected_key: str | None) -> Episode:
+                    expected_key: str | None, used: list[int]) -> Episode:
         t0 = time.perf_counter()
         browser = await self._ensure_browser()
         generation = self._generation
+        used.append(generation)
         hook = getattr(src, "viewport", None)
         vp = (hook(task) if callable(hook) else None) or Viewport(self.settings.viewport_width,
                                                                    self.settings.viewport_height)
@@ -269,11 +292,16 @@ class BrowserEnv:
             browser.on("disconnected", lambda _b: self._on_disconnected(generation))
             self._browser = browser
             self._browser_pid = None
+            if self._launched:
+                self.relaunches += 1
+            self._launched = True
             return browser
 
     def _on_disconnected(self, generation: int) -> None:
         if generation != self._generation:
             return
+        if self._browser is not None:  # not closed by us (close() and _relaunch() drop it first)
+            self.crashes += 1
         self._generation += 1  # episodes of the old browser can tell they are orphans
         self._browser = None
         self._orphan_episodes(generation, "browser crashed or was killed")
@@ -301,11 +329,14 @@ class BrowserEnv:
         """
         if generation != self._generation:
             return
+        if self.browser_pid is not None:  # alive and not answering: a hang
+            self.hangs += 1
+        else:  # gone already, its disconnect not seen yet: a crash
+            self.crashes += 1
         kill_marked(self._marker)
         browser, self._browser = self._browser, None
         self._orphan_episodes(generation, reason)
         self._generation += 1
-        self.relaunches += 1
         if browser is not None:
             asyncio.ensure_future(quiet(browser.close()))
 

@@ -2,8 +2,10 @@
 
 vLLM lives in its own virtual environment (it pins its own torch/transformers and, on CPU, a patched
 torchvision), so it always runs as a subprocess of `settings.vllm.python`, never imported. The server spawns an
-engine-core process of its own; it is started in a new session so that the whole process group can be signalled
-and nothing survives `stop()`.
+engine-core process of its own; it is started in a process group of its own (which its processes inherit, and
+which the terminal's Ctrl-C does not reach), so that the whole group can be signalled and nothing survives
+`stop()`. A watchdog process in the same group (`watchdog.py`) takes the group down when the process that started
+the server dies without stopping it, SIGKILL included.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections import deque
@@ -126,6 +129,8 @@ class VLLMServer:
         self.pgid: int | None = None
         self.started_at: float | None = None
         self.ready_after_s: float | None = None
+        self.watchdog: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None  # write end of the watchdog's pipe: closed by the kernel when we die
 
     # ---------------------------------------------------------------------------------------------- command
 
@@ -235,7 +240,7 @@ class VLLMServer:
             try:
                 self.process = subprocess.Popen(
                     cmd, env=self.env(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,  # own process group: stop() signals the engine core too
+                    process_group=0,  # own process group: stop() signals the engine core too
                 )
             except OSError as e:
                 raise ServerError(f"cannot run {python}: {e.strerror or e}") from None
@@ -243,6 +248,31 @@ class VLLMServer:
         self.started_at = time.monotonic()
         self.ready_after_s = None
         _LIVE.add(self)
+        self._start_watchdog()
+
+    def _start_watchdog(self) -> None:
+        """Starts `watchdog.py` in the server's group, holding the read end of a pipe whose write end we keep.
+
+        A pipe, not a parent-death signal (PR_SET_PDEATHSIG): it reaches every process of the group, not only the
+        direct child, and it fires when the process dies, not when the thread that forked the server exits.
+        """
+        assert self.process is not None and self.pgid is not None
+        read_fd, write_fd = os.pipe()  # both ends close-on-exec: no other child of ours inherits them
+        try:
+            self.watchdog = subprocess.Popen(
+                [sys.executable, "-I", str(Path(__file__).with_name("watchdog.py")), str(read_fd), str(self.pgid)],
+                pass_fds=(read_fd,), process_group=self.pgid,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            os.close(write_fd)
+            if self.process.poll() is not None:
+                return  # the server exited at once (setpgid found no group): wait_ready reports why
+            self.stop()
+            raise ServerError(f"cannot start the watchdog of the vLLM server: {e}") from None
+        finally:
+            os.close(read_fd)
+        self._lifeline = write_fd
 
     def log_tail(self, lines: int = 20) -> list[str]:
         if self.log_path is None or not self.log_path.is_file():
@@ -318,7 +348,20 @@ class VLLMServer:
                 self.process.wait(timeout=10.0)
             except subprocess.TimeoutExpired:
                 pass
+        self._release_watchdog()
         return self.process.returncode
+
+    def _release_watchdog(self) -> None:
+        """The group is gone (the watchdog with it, by the group's SIGTERM): close our end and reap it."""
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
+        if self.watchdog is not None:
+            try:
+                self.watchdog.wait(timeout=15.0)  # it sees end of file, finds no member left, and exits
+            except subprocess.TimeoutExpired:
+                self.watchdog.kill()
+                self.watchdog.wait()
 
     @staticmethod
     def _signal_group(pgid: int, sig: signal.Signals) -> None:

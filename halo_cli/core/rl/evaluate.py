@@ -18,7 +18,7 @@ from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.tasks import Task, TaskSource
 from halo_cli.core.policy.vllm_client import VLLMPolicyClient
 from halo_cli.core.rl.progress import DenseRewardCalculator
-from halo_cli.core.rl.rollout import EpisodeRecord, PolicyCaller, Rollouts
+from halo_cli.core.rl.rollout import EpisodeRecord, PolicyCaller, Rollouts, ServerWait
 from halo_cli.core.rl.stats import wilson_interval
 from halo_cli.core.store import RunStore
 
@@ -94,13 +94,14 @@ async def evaluate(
     temperature: float,
     server_alive: Callable[[], bool] | None = None,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
+    on_wait: Callable[[ServerWait], None] | None = None,
 ) -> list[EpisodeRecord]:
     """Runs `episodes_per_task` episodes of every task (seeds `grpo.seed + k`), `grpo.concurrent_episodes` at once.
 
     `adapter` is (name to serve it under, folder): loaded into the server (in place when the name is already
     there) and sampled from; None samples the base model.
     """
-    policy = PolicyCaller(client, settings, seed=settings.grpo.seed, server_alive=server_alive)
+    policy = PolicyCaller(client, settings, seed=settings.grpo.seed, server_alive=server_alive, on_wait=on_wait)
     if adapter is not None:
         name, path = adapter
         replace = name in await asyncio.to_thread(client.models)
@@ -118,4 +119,8 @@ async def evaluate(
                 on_episode(record)
             return record
 
-        return list(await asyncio.gather(*(one(t, s) for t, s in jobs)))
+        try:
+            return list(await asyncio.gather(*(one(t, s) for t, s in jobs)))
+        except asyncio.CancelledError:  # Ctrl-C or SIGTERM: a wait for the server in a worker thread ends too
+            policy.stop_waiting()
+            raise

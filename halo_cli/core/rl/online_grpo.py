@@ -53,6 +53,9 @@ from halo_cli.core.store import RunStore
 TRAINER_STATE_VERSION = 2
 
 
+ENV_COUNTERS = ("crashes", "hangs", "relaunches", "reset_retries")
+
+
 @dataclass
 class IterationResult:
     iteration: int
@@ -241,6 +244,15 @@ class OnlineGRPOTrainer:
             self._probe = ParityProbe(self.learner)
         return self._probe.check(self.client, name, self.g.parity_tolerance)
 
+    def unload_adapters(self) -> None:
+        """Unloads every adapter of this run the server still serves (kept on disk): a finished run leaves a shared
+        server (``--policy-url``) as it found it."""
+        for adapter in self.store.list_adapters(self.run_id):
+            if adapter.loaded:
+                if adapter.name:
+                    self._unload(adapter.name)
+                self.store.set_adapter_loaded(self.run_id, adapter.version, False)
+
     def _unload(self, name: str) -> None:
         try:
             self.client.unload_adapter(name)
@@ -275,6 +287,8 @@ class OnlineGRPOTrainer:
         extra = {"time_rollout_s": t_rollout, **measured, "adapter_version": float(self.state.adapter_version)}
         if self.g.dynamic_sampling:
             extra["dynamic_sampling_refills"] = float(refills)
+        # Browser faults since the run started (BrowserEnv's counters): a climbing curve is a machine problem.
+        extra.update({f"env_{k}": float(getattr(self.env, k, 0)) for k in ENV_COUNTERS})
         metrics = iteration_metrics(self.g.group, episodes, scores, stats, extra)
         self.store.log_metrics(self.run_id, iteration, metrics)
         self.state.iteration = iteration

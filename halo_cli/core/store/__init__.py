@@ -1,6 +1,6 @@
 """The SQLite run store: runs, episodes, steps, samples, metrics, adapters and screenshots of training."""
 
-from halo_cli.core.store.export import FORMATS, ExportResult, export_jsonl
+from halo_cli.core.store.export import FORMATS, ExportError, ExportResult, export_jsonl
 from halo_cli.core.store.schema import MIGRATIONS, StoreError, latest_version, schema_version
 from halo_cli.core.store.store import (
     EPISODE_STATUSES,
@@ -39,6 +39,7 @@ __all__ = [
     "RUN_STATUSES",
     "Adapter",
     "Episode",
+    "ExportError",
     "ExportResult",
     "Metric",
     "Run",

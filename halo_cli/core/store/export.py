@@ -11,6 +11,10 @@ therefore has the same keys with the same non-null types:
 NaN is not strict JSON but Python's json, pyarrow, pandas and datasets all read it, and it is the usual
 "missing" for numeric data. One case stays open: a list empty in every row of the first 10 MB (say, no step
 with samples) and filled later; halo's trainers record samples from the first step, so it does not arise.
+
+A run with no episodes is not exported: `datasets` (5.2) cannot load a split of zero rows from any file (an
+empty file stops its JSON reader; an empty array "corresponds to no data"), so an empty export would only fail
+later, in the user's training script. The export says so at once instead.
 """
 
 from __future__ import annotations
@@ -22,12 +26,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from halo_cli.core.errors import HaloError
+from halo_cli.core.store.records import Run
 from halo_cli.core.store.store import Episode, RunStore, Sample, Step
 
 TRAJECTORIES_FILE = "trajectories.jsonl"
 RUN_FILE = "run.json"
 SCREENSHOT_DIR = "screenshots"
 FORMATS = ("jsonl",)
+
+
+class ExportError(HaloError):
+    """A run cannot be exported: it has nothing to export, or the output folder cannot be written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +120,19 @@ def export_jsonl(store: RunStore, run_id: str, out_dir: str | Path) -> ExportRes
     for a full one.
     """
     run = store.get_run(run_id)
+    episodes = store.list_episodes(run.id)
+    if not episodes:
+        raise ExportError(f"run {run.id} has no episodes: nothing to export (a dataset of zero rows does not load)")
     out = Path(out_dir)
+    try:
+        return _export(store, run, episodes, out)
+    except OSError as e:
+        where = e.filename or out
+        raise ExportError(f"cannot write the export to {where}: {e.strerror or e} (choose another folder with --out)"
+                          ) from None
+
+
+def _export(store: RunStore, run: Run, episodes: list[Episode], out: Path) -> ExportResult:
     shots = out / SCREENSHOT_DIR
     shots.mkdir(parents=True, exist_ok=True)
     written: set[str] = set()
@@ -119,7 +141,7 @@ def export_jsonl(store: RunStore, run_id: str, out_dir: str | Path) -> ExportRes
     tmp = out / (TRAJECTORIES_FILE + ".partial")
     try:
         with tmp.open("w", encoding="utf-8") as f:
-            for ep in store.list_episodes(run.id):
+            for ep in episodes:
                 steps = []
                 for step in store.list_steps(ep.id):
                     rel = ""

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypedDict, TypeVar
 
+from halo_cli.core.store.owner import owner_gone
+
 R = TypeVar("R")
 
 
@@ -67,6 +69,18 @@ class Run:
     ended: str | None
     host: str | None
     halo_version: str | None
+    pid: int | None  # the process that runs it (schema 3), with `pid_start` to tell a reused pid apart
+    pid_start: str | None
+
+    @property
+    def dead(self) -> bool:
+        """Recorded as `running`, but its process on this host is gone: killed or crashed without a word."""
+        return self.status == "running" and owner_gone(self.host, self.pid, self.pid_start)
+
+    @property
+    def status_now(self) -> str:
+        """The recorded status, or `dead` for a run that can no longer end by itself."""
+        return "dead" if self.dead else self.status
 
 
 @dataclass(frozen=True, slots=True)

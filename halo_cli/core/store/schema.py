@@ -174,6 +174,13 @@ def _m006_view_indexes(db: Database) -> None:
     )
 
 
+def _m007_run_owner(db: Database) -> None:
+    """The process a run belongs to (pid, and a start token that tells a reused pid apart), beside its host: a
+    `running` run whose process is gone shows as dead in `halo runs`."""
+    db["runs"].add_column("pid", int)
+    db["runs"].add_column("pid_start", str)
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_episode_policy,
@@ -181,6 +188,7 @@ MIGRATIONS: list[Migration] = [
     _m004_episode_outcome,
     _m005_sample_components,
     _m006_view_indexes,
+    _m007_run_owner,
 ]
 
 

@@ -4,6 +4,8 @@ Every public write method commits before it returns, so a training process kille
 nothing it already reported. The file is in WAL mode: readers in other processes never block the writer
 and see each commit as soon as it lands. ``synchronous=NORMAL`` is enough under WAL: a killed process loses
 nothing committed; only a power cut can drop the last few commits, which a training log can afford.
+Several processes may write one store at once: every write is one ``BEGIN IMMEDIATE`` transaction
+(`connection.write_transaction`), so none fails on a lock another process holds for a while.
 
 The module is one concept, the `RunStore` API over the tables of `schema.py` (records in `records.py`), kept in one
 class so that every write path shows its transaction and lock.
@@ -15,12 +17,12 @@ import hashlib
 import json
 import re
 import secrets
-import socket
 import sqlite3
 import struct
 import subprocess
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +35,14 @@ from sqlite_utils.db import Table
 from halo_cli import __version__
 from halo_cli.core.errors import NotFoundError
 from halo_cli.core.store import schema
+from halo_cli.core.store.connection import (
+    BUSY_TIMEOUT_S,
+    LOCK_RETRIES,
+    connect,
+    read_only_reason,
+    write_transaction,
+)
+from halo_cli.core.store.owner import current_owner
 from halo_cli.core.store.records import (
     Adapter,
     Episode,
@@ -49,9 +59,6 @@ from halo_cli.core.store.schema import StoreError
 
 RUN_STATUSES = ("running", "finished", "failed", "aborted")
 EPISODE_STATUSES = ("running", "finished", "failed", "aborted")
-
-# Long enough for a dashboard query or a checkpoint to finish; short enough that a truly stuck lock surfaces.
-BUSY_TIMEOUT_S = 30.0
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -104,28 +111,43 @@ class RunStore:
     """Read and write access to one run store file.
 
     Safe to share between threads of one process (calls are serialised by a lock); other processes open
-    their own RunStore on the same file.
+    their own RunStore on the same file and write it at the same time.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                 lock_retries: int = LOCK_RETRIES) -> None:
         """Opens (and with `create`, makes, with its parent folders) the store at `path`, migrating it.
 
         `create=False` is for commands that only look: they must not leave an empty database behind
-        when pointed at the wrong path, so a missing file raises NotFoundError instead.
+        when pointed at the wrong path, so a missing file raises NotFoundError instead; and a store they cannot
+        write is opened read-only (`read_only` says why), so it can still be inspected.
         """
         self.path = Path(path)
+        self.read_only: str | None = None  # why the store cannot be written; None when it can
         if not self.path.exists():
             if not create:
                 raise NotFoundError(f"no run store at {self.path}")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif self.path.is_dir():
             raise StoreError(f"run store path {self.path} is a directory")
+        else:
+            self.read_only = read_only_reason(self.path)
+            if self.read_only and create:
+                raise StoreError(f"cannot write run store {self.path}: {self.read_only}")
+        self.busy_timeout_s = busy_timeout_s
+        self.lock_retries = lock_retries
         self._lock = threading.RLock()
-        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            conn = connect(self.path, read_only=self.read_only is not None, busy_timeout_s=busy_timeout_s)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot open run store {self.path}: {e}") from None
         try:
             self.db = Database(conn, execute_plugins=False)
             self._configure()
-            schema.migrate(self.db)
+            if self.read_only:
+                self._check_readable_schema()
+            else:
+                schema.migrate(self.db)
         except sqlite3.DatabaseError as e:
             conn.close()
             raise StoreError(f"cannot open run store {self.path}: {e}") from None
@@ -134,9 +156,21 @@ class RunStore:
             raise
         self._closed = False
 
+    def _check_readable_schema(self) -> None:
+        version, latest = schema.schema_version(self.db), schema.latest_version()
+        if version > latest:
+            schema.migrate(self.db)  # raises the "upgrade halo" error without writing
+        if version < latest:
+            raise StoreError(
+                f"run store {self.path} has schema version {version}, older than this halo's {latest}, and cannot be "
+                f"upgraded here because {self.read_only}; open it once where it can be written"
+            )
+
     def _configure(self) -> None:
         db = self.db
-        db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+        if self.read_only:
+            return
         if schema.schema_version(db) == 0 and not db.table_names():
             # Takes effect only before the first table exists (or through VACUUM, cheap on an empty file);
             # lets delete_run give the space of deleted screenshots back.
@@ -171,6 +205,19 @@ class RunStore:
         assert isinstance(table, Table)
         return table
 
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction of this thread, begun IMMEDIATE: see `connection.write_transaction`."""
+        with self._lock:
+            if self.read_only:
+                raise StoreError(f"cannot write run store {self.path}: {self.read_only}")
+            if self.db.conn.in_transaction:  # nested: already inside this thread's transaction
+                yield
+                return
+            with write_transaction(self.db.conn, self.path, busy_timeout_s=self.busy_timeout_s,
+                                   retries=self.lock_retries):
+                yield
+
     # -- runs ------------------------------------------------------------------------------------------
 
     def start_run(
@@ -183,6 +230,7 @@ class RunStore:
     ) -> str:
         """Records a new running run and returns its id. `git_rev` defaults to HEAD of the current directory."""
         rev = git_rev if git_rev is not None else git_revision()
+        host, pid, pid_start = current_owner()
         row = {
             "command": command,
             "domain": domain,
@@ -191,27 +239,33 @@ class RunStore:
             "status": "running",
             "started": now_iso(),
             "ended": None,
-            "host": socket.gethostname(),
+            "host": host,
             "halo_version": __version__,
+            "pid": pid,
+            "pid_start": pid_start,
         }
-        with self._lock:
+        with self._write():
             for _ in range(8):  # two runs started in the same second draw the same 16-bit suffix rarely
                 run_id = new_run_id(command)
-                try:
+                if self._table("runs").count_where("id = ?", [run_id]) == 0:
                     self._table("runs").insert({"id": run_id, **row})
                     return run_id
-                except sqlite3.IntegrityError:
-                    if self._table("runs").count_where("id = ?", [run_id]) == 0:
-                        raise
             raise StoreError("could not draw a unique run id")
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
-        """Marks the run ended. Runs that crash stay `running`; the dashboard shows them as such."""
+        """Marks the run ended. Runs that crash stay `running`; `Run.status_now` tells them apart (`dead`)."""
         if status not in RUN_STATUSES:
             raise ValueError(f"run status must be one of {RUN_STATUSES}, got {status!r}")
         ended = None if status == "running" else now_iso()
-        with self._lock:
+        with self._write():
             self._update("runs", run_id, {"status": status, "ended": ended}, what="run")
+
+    def reopen_run(self, run_id: str) -> None:
+        """Marks a run `running` again, owned by this process (a resume): it is no longer dead."""
+        host, pid, pid_start = current_owner()
+        with self._write():
+            self._update("runs", run_id, {"status": "running", "ended": None, "host": host, "pid": pid,
+                                          "pid_start": pid_start}, what="run")
 
     def get_run(self, run_id: str) -> Run:
         """The run with this id, or with the only id that starts with it (ids are long to type)."""
@@ -266,7 +320,7 @@ class RunStore:
                 raise NotFoundError(f"unknown run {run_id!r} (see `halo runs list`)")
             episodes = "select id from episodes where run_id = ?"
             steps = f"select id from steps where episode_id in ({episodes})"
-            with self.db.atomic():
+            with self._write():
                 hashes = [
                     r[0]
                     for r in self.db.execute(
@@ -286,7 +340,8 @@ class RunStore:
                         "hash = ? and not exists (select 1 from steps where steps.screenshot = ?)", [h, h]
                     )
             # Screenshots dominate the file; give their pages back to the file system.
-            self.db.conn.execute("PRAGMA incremental_vacuum").fetchall()
+            with self._write():
+                self.db.conn.execute("PRAGMA incremental_vacuum").fetchall()
 
     # -- episodes --------------------------------------------------------------------------------------
 
@@ -304,7 +359,7 @@ class RunStore:
 
         `policy` is the served model name the episode samples from (the base model or `<run>-v<k>`).
         """
-        with self._lock:
+        with self._write():
             if domain is None:
                 found = self.db.execute("select domain from runs where id = ?", [run_id]).fetchone()
                 domain = found[0] if found else None
@@ -338,7 +393,7 @@ class RunStore:
         kept so that a replay can say why the episode failed."""
         if status not in EPISODE_STATUSES:
             raise ValueError(f"episode status must be one of {EPISODE_STATUSES}, got {status!r}")
-        with self._lock, self.db.atomic():
+        with self._write():
             if episode_return is None or length is None:
                 n, total = self.db.execute(
                     "select count(*), sum(reward) from steps where episode_id = ?", [episode_id]
@@ -377,7 +432,7 @@ class RunStore:
 
     def put_screenshot(self, png: bytes) -> str:
         """Stores a PNG once per content and returns its sha256: consecutive pages are often identical."""
-        with self._lock:
+        with self._write():
             return self._put_screenshot(png)
 
     def _put_screenshot(self, png: bytes) -> str:
@@ -417,7 +472,7 @@ class RunStore:
         error: str | None = None,
     ) -> int:
         """Records one environment step (with the screenshot the policy saw) and returns its id."""
-        with self._lock, self.db.atomic():
+        with self._write():
             digest = self._put_screenshot(screenshot_png) if screenshot_png is not None else None
             row = {
                 "episode_id": episode_id,
@@ -441,7 +496,7 @@ class RunStore:
         updates: dict[str, Any] = {"reward": opt_float(reward)}
         if reward_components is not None:
             updates["reward_components"] = _dumps(dict(reward_components))
-        with self._lock:
+        with self._write():
             self._update("steps", step_id, updates, what="step")
 
     def list_steps(self, episode_id: int) -> list[Step]:
@@ -479,7 +534,7 @@ class RunStore:
                 }
             )
         ids = []
-        with self._lock, self.db.atomic():
+        with self._write():
             table = self._table("samples")
             for row in rows:
                 ids.append(int(table.insert(row).last_pk))
@@ -492,7 +547,7 @@ class RunStore:
         advantages: Sequence[float | None] | None = None,
     ) -> None:
         """Fills in rewards and advantages, indexed by sample index, once the group has been scored."""
-        with self._lock, self.db.atomic():
+        with self._write():
             for column, values in (("reward", rewards), ("advantage", advantages)):
                 for i, value in enumerate(values or ()):
                     cur = self.db.execute(
@@ -521,7 +576,7 @@ class RunStore:
              "time": time}
             for name, value in metrics.items()
         ]
-        with self._lock, self.db.atomic():
+        with self._write():
             table = self._table("metrics")
             for row in rows:
                 table.insert(row)
@@ -566,12 +621,12 @@ class RunStore:
             "run_id": run_id, "version": int(version), "path": str(path), "loaded": int(loaded), "created": now_iso(),
             "name": name, "sha256": sha256,
         }
-        with self._lock, self.db.atomic():
+        with self._write():
             self._table("adapters").delete_where("run_id = ? and version = ?", [run_id, int(version)])
             return int(self._table("adapters").insert(row).last_pk)
 
     def set_adapter_loaded(self, run_id: str, version: int, loaded: bool = True) -> None:
-        with self._lock:
+        with self._write():
             cur = self.db.execute(
                 "update adapters set loaded = ? where run_id = ? and version = ?",
                 [int(loaded), run_id, int(version)],
@@ -586,7 +641,7 @@ class RunStore:
         episodes = "select id from episodes where run_id = ? and iteration > ?"
         steps = f"select id from steps where episode_id in ({episodes})"
         counts: dict[str, int] = {}
-        with self._lock, self.db.atomic():
+        with self._write():
             for table, where, args in (
                 ("samples", f"step_id in ({steps})", [run_id, iteration]),
                 ("steps", f"episode_id in ({episodes})", [run_id, iteration]),
