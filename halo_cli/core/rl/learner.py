@@ -35,7 +35,6 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +43,7 @@ import torch
 from halo_cli.core.config import GRPOSettings, LoraSettings, ModelSettings
 from halo_cli.core.fsutil import atomic_dir
 from halo_cli.core.policy.constrained import tool_call_regex
-from halo_cli.core.policy.grammar_mask import GrammarMasker, GrammarMaskError, GrammarMasks, stack_masks
+from halo_cli.core.policy.grammar_mask import GrammarMasker
 from halo_cli.core.policy.prompts import to_processor_messages
 from halo_cli.core.rl.groups import Group, LearnerError, PromptMismatchError
 from halo_cli.core.rl.learner_state import load_learner_state, save_learner_state
@@ -52,6 +51,7 @@ from halo_cli.core.rl.logprobs import sampling_logprobs, truncated_is_weights
 from halo_cli.core.rl.lora import attach_lora, default_device, resolve_dtype
 from halo_cli.core.rl.loss import dr_grpo_loss, loss_normaliser
 from halo_cli.core.rl.optim import lr_factor, minibatches
+from halo_cli.core.rl.prepared import PreparedGroup, prepare_group
 from halo_cli.core.rl.update_stats import UpdateStats
 
 if TYPE_CHECKING:
@@ -60,27 +60,6 @@ if TYPE_CHECKING:
     from halo_cli.core.config import Settings
 
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
-
-
-@dataclass
-class _Prepared:
-    """A group turned into tensors: the processed prompt, the padded completions, and what the pre-pass adds."""
-
-    prompt: "BatchFeature"
-    completions: torch.Tensor  # (G, T) long, right-padded
-    mask: torch.Tensor  # (G, T) float: the completion tokens
-    trained: torch.Tensor  # (G, T) float: the tokens the loss counts (``mask`` less grammar-forced tokens)
-    allowed: torch.Tensor | None  # (G, T, W) int32: the grammar's packed allowed-token masks, None unconstrained
-    sampler_logps: torch.Tensor  # (G, T) float: vLLM's log-probs, 0 where unknown
-    has_sampler: torch.Tensor  # (G,) bool: vLLM reported log-probs for this sample
-    advantages: torch.Tensor  # (G,) float
-    weights: torch.Tensor  # (G,) float
-    old_logps: torch.Tensor | None = None  # (G, T): the learner's own, from the pre-pass
-    is_weights: torch.Tensor | None = None  # (G, T)
-
-    @property
-    def prompt_len(self) -> int:
-        return int(self.prompt["input_ids"].shape[1])
 
 
 # --------------------------------------------------------------------------------------------------- learner
@@ -171,57 +150,14 @@ class LoRALearner:
             "the learner use the same chat template and image size bounds (model.min_pixels/max_pixels)"
         )
 
-    def _prepare(self, group: Group, grammar: bool = True) -> _Prepared:
-        n = len(group.samples)
-        if n == 0:
-            raise LearnerError("a group needs at least one sample")
-        if len(group.advantages) != n:
-            raise LearnerError(f"{len(group.advantages)} advantages for {n} samples")
-        weights = torch.tensor([float(w) for w in group.weights] if group.weights is not None else [1.0] * n)
-        if len(weights) != n or not torch.isfinite(weights).all() or bool((weights < 0).any()):
-            raise LearnerError(f"a group needs one finite, non-negative weight per sample, got {group.weights}")
+    def _prepare(self, group: Group, grammar: bool = True) -> PreparedGroup:
+        """The group as tensors, its prompt checked against vLLM's tokens and, under constrained sampling, every
+        completion's allowed-token masks rebuilt (``grammar=False``: scored without them)."""
         prompt = self.encode_prompt(group.messages)
         self.check_prompt(prompt["input_ids"][0].tolist(), group.prompt_token_ids)
-        lengths = [len(s.token_ids) for s in group.samples]
-        if min(lengths) == 0:
-            raise LearnerError("a sample has no completion tokens")
-        width = max(lengths)
-        completions = torch.full((n, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros(n, width)
-        sampler = torch.zeros(n, width)
-        has_sampler = torch.zeros(n, dtype=torch.bool)
-        for i, s in enumerate(group.samples):
-            ids = [int(t) for t in s.token_ids]
-            if max(ids) >= self.vocab_size or min(ids) < 0:
-                raise LearnerError(f"sample {i} has token ids outside the vocabulary (size {self.vocab_size})")
-            completions[i, : len(ids)] = torch.tensor(ids)
-            mask[i, : len(ids)] = 1.0
-            if len(s.logprobs):
-                if len(s.logprobs) != len(ids):
-                    raise LearnerError(f"sample {i}: {len(ids)} token ids but {len(s.logprobs)} log-probs")
-                sampler[i, : len(ids)] = torch.tensor([float(x) for x in s.logprobs])
-                has_sampler[i] = True
-        advantages = torch.tensor([float(a) for a in group.advantages])
-        if not torch.isfinite(advantages).all():
-            raise LearnerError(f"advantages must be finite, got {list(group.advantages)}")
-        allowed, trained = None, mask
-        if self.regex is not None and grammar:
-            masks = self._grammar_masks(group)
-            allowed = stack_masks(masks, width)
-            forced = torch.zeros(n, width, dtype=torch.bool)
-            for i, m in enumerate(masks):
-                forced[i, : len(m)] = m.forced()
-            trained = mask * ~forced
-        return _Prepared(prompt, completions, mask, trained, allowed, sampler, has_sampler, advantages, weights)
-
-    def _grammar_masks(self, group: Group) -> list[GrammarMasks]:
-        out = []
-        for i, s in enumerate(group.samples):
-            try:
-                out.append(self.masker.masks(self.regex or "", s.token_ids))
-            except GrammarMaskError as e:
-                raise LearnerError(f"sample {i}: {e}") from None
-        return out
+        masks = self.masker if self.regex is not None and grammar else None
+        return prepare_group(group, prompt, pad_id=self.pad_id, vocab_size=self.vocab_size, masker=masks,
+                             regex=self.regex)
 
     # -------------------------------------------------------------------------------------------- scoring
 
@@ -334,7 +270,7 @@ class LoRALearner:
         return [logps[i, : int(prepared.mask[i].sum())] for i in range(logps.shape[0])]
 
     @torch.no_grad()
-    def _reference_logps(self, prepared: _Prepared, rows: list[int]) -> torch.Tensor:
+    def _reference_logps(self, prepared: PreparedGroup, rows: list[int]) -> torch.Tensor:
         """The base model's log-probs (adapter off) for the KL term, under the same grammar."""
         allowed = None if prepared.allowed is None else prepared.allowed[rows]
         with self.model.disable_adapter():
@@ -343,7 +279,7 @@ class LoRALearner:
     # -------------------------------------------------------------------------------------------- training
 
     @torch.no_grad()
-    def _prepass(self, p: _Prepared) -> dict[str, float]:
+    def _prepass(self, p: PreparedGroup) -> dict[str, float]:
         """The policy before the update as the learner computes it (eval mode, no gradient): the PPO ratio's
         denominator, the importance weights against vLLM's log-probs, and what the two sides' gap and the
         distribution's entropy were."""
