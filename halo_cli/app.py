@@ -20,6 +20,7 @@ from halo_cli.commands import models as models_cmd
 from halo_cli.commands import replay as replay_cmd
 from halo_cli.commands import runs as runs_cmd
 from halo_cli.commands import serve as serve_cmd
+from halo_cli.commands import sites as sites_cmd
 from halo_cli.commands import train as train_cmd
 from halo_cli.commands import watch as watch_cmd
 from halo_cli.commands._common import RootOptions
@@ -39,6 +40,7 @@ app.add_typer(train_cmd.app, name="train")
 app.command("eval")(eval_cmd.eval_)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(sites_cmd.app, name="sites")
 app.command("watch")(watch_cmd.watch)
 app.command("replay")(replay_cmd.replay)
 

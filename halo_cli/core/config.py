@@ -162,6 +162,11 @@ class EnvSettings(_Section):
     """Where tasks come from and how episodes run."""
 
     sites: str = Field("hosted", description="hosted | local | site=URL,site=URL")
+    # `halo sites serve` listens on this port (+0 gomail, +1 gocalendar, +2 omnizon, +3 zilloft); a run with
+    # sites=local uses the sites found there and starts its own on free ports otherwise.
+    local_sites_port: int = Field(8610, ge=1024, le=65532)
+    # Tasks `halo sites audit` found passing without any action train and evaluate only when this is set.
+    keep_flagged: bool = False
     task_version: Literal["v1", "v2"] = "v2"
     max_steps: int = Field(15, ge=1)
     history_screenshots: int = Field(1, ge=0)

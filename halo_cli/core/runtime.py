@@ -17,7 +17,7 @@ from halo_cli.core.config import Settings, server_url
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.real import RealSource
 from halo_cli.core.env.tasks import Task, TaskSource, select_tasks
-from halo_cli.core.errors import ConfigError, NotFoundError
+from halo_cli.core.errors import ConfigError, HaloError, NotFoundError
 from halo_cli.core.policy.server import PortInUseError, VLLMServer
 from halo_cli.core.policy.vllm_client import VLLMPolicyClient
 from halo_cli.core.store import RunStore
@@ -57,27 +57,110 @@ def close_sources(sources: list[TaskSource]) -> None:
             close()
 
 
-def choose_tasks(spec: str, settings: Settings, sources: list[TaskSource]) -> list[Task]:
-    """The user's selection, checked up front (a REAL site without a URL fails now, not mid-run)."""
+def choose_tasks(spec: str, settings: Settings, sources: list[TaskSource],
+                 notify: Callable[[str], None] | None = None) -> list[Task]:
+    """The user's selection less the tasks no run should use (`usable_tasks`), said in one line."""
     tasks = select_tasks(spec, sources, version=settings.env.task_version)
+    real = next((s for s in sources if isinstance(s, RealSource)), None)
+    if real is None:
+        return tasks
+    left_out, note = unusable_tasks(tasks, settings, real)
+    if note and notify is not None:
+        notify(note)
+    if left_out:
+        shown = "; ".join(f"{t} ({why})" for t, why in list(left_out.items())[:4])
+        more = f"; and {len(left_out) - 4} more" if len(left_out) > 4 else ""
+        if len(left_out) == len(tasks):
+            raise HaloError(f"no task of {spec!r} can run: {shown}{more}")
+        if notify is not None:
+            notify(f"left out {len(left_out)} of {len(tasks)} tasks: {shown}{more}")
+    return [t for t in tasks if t.id not in left_out]
+
+
+def unusable_tasks(tasks: list[Task], settings: Settings, real: RealSource,
+                   use_audit: bool = True) -> tuple[dict[str, str], str | None]:
+    """`{task id: why}` of the REAL tasks a run leaves out, and a note on the grader audit (stale) or None.
+
+    Left out: a task whose grader can never pass (agisdk's known issues); on the local sites, a task they do not
+    serve (`halo sites list` says why); a task the grader audit found passing without any action, unless
+    `env.keep_flagged`.
+    """
+    from halo_cli.core.env.sites import task_manifest
+    from halo_cli.core.env.sites.audit import audit_path, load_audit
+
+    mine = [t for t in tasks if t.source == real.name]
+    if not mine:
+        return {}, None
+    why: dict[str, str] = {}
+    served = {m.task_id: m for m in task_manifest()} if any(real.served_locally(t) for t in mine) else {}
+    for t in mine:
+        issues = t.meta.get("known_issues")
+        if issues:
+            why[t.id] = "; ".join(issues)
+        elif real.served_locally(t) and not (t.id in served and served[t.id].supported):
+            reason = served[t.id].reason if t.id in served else f"no local {t.site} site"
+            why[t.id] = f"the local sites do not serve it: {reason}"
+    if not use_audit:
+        return why, None
+    audit, note = load_audit(audit_path(settings), settings.env.sites)
+    if audit is not None and not settings.env.keep_flagged:
+        flagged = audit.flagged()
+        for t in mine:
+            if t.id in flagged and t.id not in why:
+                why[t.id] = flagged[t.id] + "; env.keep_flagged=true keeps it"
+    return why, note
+
+
+def check_tasks(tasks: list[Task], sources: list[TaskSource]) -> None:
+    """Each source checks its tasks up front (a REAL site without a URL fails now, not mid-run)."""
     for source in sources:
         mine = [t for t in tasks if t.source == source.name]
         check = getattr(source, "check_tasks", None)
         if mine and check is not None:
             check(mine)
-    return tasks
+
+
+@contextmanager
+def local_sites(settings: Settings, tasks: list[Task], sources: list[TaskSource],
+                notify: Callable[[str], None] | None = None) -> Iterator[dict[str, str]]:
+    """The local REAL sites `tasks` need (sites=local): those `halo sites serve` already serves on
+    `env.local_sites_port`, the others started here on free ports and stopped at the end. Yields `{site: URL}`."""
+    from halo_cli.core.env.sites import LocalSites
+    from halo_cli.core.env.sites.server import running_sites
+
+    real = next((s for s in sources if isinstance(s, RealSource)), None)
+    names = sorted({t.site for t in tasks if real is not None and real.served_locally(t)})
+    if real is None or not names:
+        yield {}
+        return
+    found = running_sites(names, base_port=settings.env.local_sites_port)
+    missing = [n for n in names if n not in found]
+    started = LocalSites(missing).start() if missing else None
+    try:
+        urls = {**found, **(started.urls() if started else {})}
+        real.local_sites.update(urls)
+        if notify is not None:
+            notify("local sites: " + ", ".join(
+                f"{n} {urls[n]}" + (" (already serving)" if n in found else "") for n in names))
+        yield urls
+    finally:
+        if started is not None:
+            started.close()
 
 
 @contextmanager
 def task_sources(
     settings: Settings, domain: str, notify: Callable[[str], None] | None = None
 ) -> Iterator[tuple[list[TaskSource], list[Task]]]:
-    """The task sources and the selected tasks, checked, with the model there; the sources closed at the end."""
+    """The task sources and the selected tasks, checked, with the local sites they need and the model there; all
+    of it closed at the end."""
     sources = build_sources(settings)
     try:
-        tasks = choose_tasks(domain, settings, sources)
-        ensure_local_model(settings, notify)
-        yield sources, tasks
+        tasks = choose_tasks(domain, settings, sources, notify)
+        with local_sites(settings, tasks, sources, notify):
+            check_tasks(tasks, sources)
+            ensure_local_model(settings, notify)
+            yield sources, tasks
     finally:
         close_sources(sources)
 

@@ -50,6 +50,8 @@ class StaticHTTPServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: a page load fetches a handful of files
+            server_version = name  # the Server header: says which halo server answers on a port
+            sys_version = ""
 
             def do_GET(self) -> None:  # noqa: N802 - stdlib name
                 server._answer(self, send_body=True)

@@ -115,6 +115,12 @@ class RealSource:
         raise HaloError(f"no local site serves {task.site} (task {task.id}; local sites: {served}): "
                         f"set sites to hosted or give {task.site}=URL")
 
+    def served_locally(self, task: Task) -> bool:
+        """Whether `task`'s site URL comes from the local sites (sites=local and no override names its site)."""
+        version = str(task.meta.get("version"))
+        return (task.source == SOURCE_NAME and self.sites.mode == "local"
+                and not any(k in self.sites.overrides for k in (f"{version}.{task.site}", task.site)))
+
     def check_tasks(self, tasks: Iterable[Task]) -> None:
         """Fails early, naming every site without a URL, instead of at the first reset of a long run."""
         missing = sorted({t.site for t in tasks if t.source == SOURCE_NAME and not self._has_url(t)})

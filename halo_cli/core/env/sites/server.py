@@ -13,11 +13,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import httpx
+
 from halo_cli.core.env.sites.manifest import KIT_DIR, SiteSpec, built_sites, site
 from halo_cli.core.env.static_http import StaticHTTPServer
 from halo_cli.core.errors import ConfigError, HaloError
 
 _MAX_PORT = 65535
+SERVER_PREFIX = "halo-site-"  # each site's Server header: halo-site-<name>
+
+
+def server_name(site_name: str) -> str:
+    return f"{SERVER_PREFIX}{site_name}"
+
+
+def running_sites(names: Iterable[str], *, base_port: int, host: str = "127.0.0.1",
+                  timeout_s: float = 1.0) -> dict[str, str]:
+    """`{site: URL}` of the sites among `names` that a `LocalSites` on `base_port` (another process's, say `halo
+    sites serve`) already serves: its port answers with that site's Server header. Anything else on the port, or
+    nothing, and the site is left out."""
+    found: dict[str, str] = {}
+    with httpx.Client(timeout=timeout_s, trust_env=False) as client:
+        for name in dict.fromkeys(names):
+            origin = f"http://{host}:{base_port + site(name).port_offset}"
+            try:
+                r = client.head(origin + "/")
+            except httpx.HTTPError:
+                continue
+            if r.headers.get("server", "").strip() == server_name(name):
+                found[name] = origin
+    return found
 
 
 class LocalSites:
@@ -52,7 +77,7 @@ class LocalSites:
                 port = self.base_port + spec.port_offset if self.base_port else 0
                 self._servers[spec.name] = StaticHTTPServer(
                     {"/static": spec.web_dir, "/_kit": KIT_DIR}, fallback=spec.web_dir / "index.html",
-                    host=self.host, port=port, name=f"halo-site-{spec.name}")
+                    host=self.host, port=port, name=server_name(spec.name))
         except BaseException:
             self.close()
             raise
