@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from halo_cli.core.config import Settings
+from halo_cli.core.env.drills import DrillSource
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.real import RealSource
 from halo_cli.core.env.tasks import Task, TaskSource, select_tasks
@@ -45,7 +46,7 @@ def ensure_local_model(settings: Settings, notify: Callable[[str], None] | None 
 
 
 def build_sources(settings: Settings) -> list[TaskSource]:
-    return [MiniWoBSource(), RealSource.from_settings(settings)]
+    return [MiniWoBSource(), DrillSource(), RealSource.from_settings(settings)]
 
 
 def close_sources(sources: list[TaskSource]) -> None:
