@@ -2,7 +2,7 @@
 
 Usage (repo root, learner venv):
 
-    .venv/bin/python bench/learning.py [--tasks confirm@1,sequence@8,menu@6] [--modes step,episode,gigpo]
+    .venv/bin/python bench/learning.py [--tasks confirm@1,sequence@0,menu@6] [--modes step,episode,gigpo]
                                        [--iterations 6] [--eval-episodes 16] [--seed 0] [--policy-url URL]
                                        [--config examples/learn-drills.toml] [--out DIR] [--set section.key=value]
 
@@ -49,8 +49,8 @@ from halo_cli.core.store import RunStore  # noqa: E402
 
 # The instances and step budgets measured for the tiny model (bench notes in the report): each instance's base
 # success is clearly above 0 and well below 80%. The budget leaves the untrained policy room for a miss or two.
-DEFAULT_TASKS = "confirm@1,sequence@8,menu@6"
-STEP_BUDGET = {"confirm": 3, "sequence": 4, "menu": 5}
+DEFAULT_TASKS = "confirm@1,sequence@0,menu@6"
+STEP_BUDGET = {"confirm": 3, "sequence": 5, "menu": 5}
 MODES = ("step", "episode", "gigpo")
 TARGET = 0.8
 # Trainer metrics shown beside the curve, per iteration (iteration k sampled from version k-1).
@@ -114,11 +114,16 @@ class Bench:
                              env={**os.environ, "COLUMNS": "200"})
         assert p.stdout is not None
         tail: list[str] = []
-        for line in p.stdout:
-            self.log.write(line)
-            tail = (tail + [line.rstrip()])[-20:]
-            if echo is not None and echo.search(line):
-                self.say("    " + line.strip())
+        try:
+            for line in p.stdout:
+                self.log.write(line)
+                tail = (tail + [line.rstrip()])[-20:]
+                if echo is not None and echo.search(line):
+                    self.say("    " + line.strip())
+        except BaseException:  # Ctrl-C: the command goes too (it records its run as aborted)
+            p.terminate()
+            p.wait()
+            raise
         self.log.flush()
         if p.wait() != 0:
             raise SystemExit(f"halo {' '.join(argv[:2])} failed (exit {p.returncode}):\n" + "\n".join(tail))

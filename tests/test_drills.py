@@ -144,18 +144,26 @@ def test_confirm(env: BrowserEnv, source: DrillSource, run: Any, seed: int) -> N
     run(scenario())
 
 
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_sequence(env: BrowserEnv, source: DrillSource, run: Any, seed: int) -> None:
     async def scenario() -> None:
         task = source.task("sequence", seed)
         right, skip, swap = await asyncio.gather(env.reset(task), env.reset(task), env.reset(task))
         try:
-            for n in ("1", "2"):
-                r = await click(right, n)
-                assert not r.done and r.observation is not None
-                # A pressed button goes away; the ones left share the area.
-                assert f'button "{n}"' not in r.observation.axtree and 'button "3"' in r.observation.axtree
-            assert (await box_of(right, "3"))["width"] > 150
+            one = await box_of(right, "1")
+            r = await click(right, "1")
+            assert not r.done and r.observation is not None
+            # 1 goes away and 2, 3 share the area in halves; 2 never lies where 1 was, nor 3 where 2 is.
+            assert 'button "1"' not in r.observation.axtree
+            two, three = await box_of(right, "2"), await box_of(right, "3")
+            assert not overlap(one, two) and overlap(one, three) and two["width"] > 70
+            r = await click(right, "2")
+            assert not r.done and r.observation is not None and 'button "2"' not in r.observation.axtree
+            assert await box_of(right, "3") == three  # 3 stays where it is
             r = await click(right, "3")
             assert_graded(r.outcome, True)
             w = await click(skip, "2")  # out of turn: over at once

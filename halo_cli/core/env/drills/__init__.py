@@ -7,15 +7,17 @@ three right clicks in the right order:
 
 * `drill.confirm`  Open fills one half of the area; clicking it shows Confirm in the other half. Nothing fails: a
                    click beside the buttons only spends a step.
-* `drill.sequence` buttons 1, 2, 3 in shuffled columns, pressed in that order; a pressed button goes away and the
-                   others share the area. Pressing one out of turn fails at once, so the order is the whole decision.
+* `drill.sequence` buttons 1, 2, 3 in three columns, pressed in that order. Pressing 1 removes it and 2, 3 share
+                   the area in halves; pressing 2 removes it and 3 stays put. 1 sits at one edge and 2 in the opposite
+                   half, so no one place is right twice running (edge, other side, back). A button pressed out of
+                   turn fails at once.
 * `drill.menu`     Menu fills one of three columns; clicking it shows two items in the other two; picking one shows
                    Submit where Menu was. Submitting the wrong item fails.
 
 The pages (`pages/`, package data) are served over loopback like MiniWoB's, in MiniWoB's 160x210 area shot at
 scale 3: the task area on top, the goal below it (the untrained model's clicks fall on the upper part of the page
 far more often than on the lower; measured, see bench/learning.py). `drillStart(seed)` lays the task out from the
-seed (which half or column, which item), so a seed is one fixed instance and the same seed gives a byte-identical
+seed (which half, column or edge, which item), so a seed is one fixed instance and the same seed gives a byte-identical
 screenshot. The page's JS decides success or failure and the episode ends when it does. The reward is MiniWoB's
 convention: 1 on success, else 0.
 

@@ -73,24 +73,28 @@ var TASKS = {
     return "Click Open, then click Confirm.";
   },
 
-  /* Buttons 1, 2, 3 side by side in shuffled columns, to be pressed in that order. A pressed button goes away and
-     the buttons left share the area in the same left-to-right order; pressing a button out of turn ends the
-     episode in failure, so the order is the whole decision. */
+  /* Buttons 1, 2, 3 side by side, to be pressed in that order. Pressing 1 removes it and the two left share the
+     area in halves; pressing 2 removes it and 3 stays where it is. 1 sits at one edge and 2 in the opposite half
+     (the seed picks the edge), so no single place is right twice in a row: the three presses go edge, other side,
+     back. Pressing a button out of turn ends the episode in failure. */
   sequence: function (rnd) {
-    var order = shuffled([1, 2, 3], rnd);
+    var order = rnd() < 0.5 ? [2, 3, 1] : [1, 3, 2];  /* left to right */
     var colours = shuffled(COLOURS, rnd);
     var next = 1;
+    var buttons = {};
+    function press(n) {
+      if (n !== next) { end(false, "pressed " + n + " when " + next + " was next"); return; }
+      next += 1;
+      if (next > 3) { end(true, "pressed 1, 2, 3 in order"); return; }
+      buttons[n].remove();
+      if (next === 2) layout();
+    }
     function layout() {
-      document.getElementById("area").innerHTML = "";
       var left = order.filter(function (n) { return n >= next; });
       var slots = bands(WHOLE, left.length, true);
       left.forEach(function (n, i) {
-        button(String(n), slots[i], colours[n - 1], function () {
-          if (n !== next) { end(false, "pressed " + n + " when " + next + " was next"); return; }
-          next += 1;
-          if (next > 3) end(true, "pressed 1, 2, 3 in order");
-          else layout();
-        });
+        if (buttons[n]) buttons[n].remove();
+        buttons[n] = button(String(n), slots[i], colours[n - 1], function () { press(n); });
       });
     }
     layout();
