@@ -14,6 +14,7 @@ from types import TracebackType
 import httpx
 
 from halo_cli.core.config import Settings, server_url
+from halo_cli.core.env.drills import DrillSource
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.real import RealSource
 from halo_cli.core.env.tasks import Task, TaskSource, select_tasks
@@ -47,7 +48,7 @@ def ensure_local_model(settings: Settings, notify: Callable[[str], None] | None 
 
 
 def build_sources(settings: Settings) -> list[TaskSource]:
-    return [MiniWoBSource(), RealSource.from_settings(settings)]
+    return [MiniWoBSource(), DrillSource(), RealSource.from_settings(settings)]
 
 
 def close_sources(sources: list[TaskSource]) -> None:

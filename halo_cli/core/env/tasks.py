@@ -64,8 +64,9 @@ class Viewport:
 class TaskSource(Protocol):
     """A family of tasks that run in a browser page.
 
-    Optional hook, looked up with getattr so sources need not define it: `viewport(task) -> Viewport | None`
-    (None, or no hook: the browser settings' viewport at scale 1).
+    Optional hooks, looked up with getattr so sources need not define them: `viewport(task) -> Viewport | None`
+    (None, or no hook: the browser settings' viewport at scale 1); `resolve(task_id) -> Task | None`, a task the
+    source offers without listing it (a drill instance pinned to a seed, `drill.confirm@7`).
     """
 
     name: str
@@ -100,15 +101,16 @@ def select_tasks(spec: str, sources: Iterable[TaskSource], *, version: str | Non
 
     `spec` is a comma-separated list of: `all`; a source name (`miniwob`, `real`); a domain (`gomail`,
     optionally restricted to REAL task `version` v1/v2); `source:name` (`miniwob:click-test-2`); or a task id
-    (`v2.gomail-1`, `miniwob.click-test-2`).
+    (`v2.gomail-1`, `miniwob.click-test-2`), listed or resolved by its source's `resolve` hook (`drill.confirm@7`).
     """
+    sources = list(sources)
     tasks = [t for s in sources for t in s.list_tasks()]
     by_id = {t.id: t for t in tasks}
     chosen: dict[str, Task] = {}
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
-        matched = _match(part, tasks, by_id, version)
+        matched = _match(part, tasks, by_id, version) or _resolve(part, sources)
         if not matched:
             raise NotFoundError(f"no task matches {part!r} (try a domain such as gomail, an id such as "
                                 f"v2.gomail-1, miniwob:click-test-2, or all)")
@@ -117,6 +119,19 @@ def select_tasks(spec: str, sources: Iterable[TaskSource], *, version: str | Non
     if not chosen:
         raise NotFoundError("empty task selection")
     return list(chosen.values())
+
+
+def _resolve(part: str, sources: list[TaskSource]) -> list[Task]:
+    """An unlisted task a source's `resolve` hook knows, by id or as `source:name`."""
+    source_name, colon, name = part.partition(":")
+    for s in sources:
+        hook = getattr(s, "resolve", None)
+        if hook is None or (colon and s.name != source_name):
+            continue
+        task = hook(f"{source_name}.{name}" if colon else part)
+        if task is not None:
+            return [task]
+    return []
 
 
 def _match(part: str, tasks: list[Task], by_id: Mapping[str, Task], version: str | None) -> list[Task]:

