@@ -72,6 +72,17 @@ def drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def stdout_console() -> Console:
+    """The console for a command's results on stdout. Piped, Rich assumes 80 columns, which would fold task ids
+    and paths: 160 then, unless COLUMNS says otherwise."""
+    import os
+    import sys
+
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return Console(width=160)
+    return Console()
+
+
 def progress_bar(console: Console) -> Progress:
     """The progress display of long commands: spinner, description, bar, count, elapsed time."""
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

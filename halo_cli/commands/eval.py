@@ -9,7 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from halo_cli.commands._common import progress_bar, server_progress, server_wait_progress, settings_for
+from halo_cli.commands._common import (
+    progress_bar,
+    server_progress,
+    server_wait_progress,
+    settings_for,
+    stdout_console,
+)
 from halo_cli.commands.options import (
     ConfigOption,
     DomainOption,
@@ -100,7 +106,7 @@ def _report(run_id: str, summary: EvalSummary) -> None:
     for t in summary.tasks:
         table.add_row(t.task_id, str(t.episodes), str(t.successes), str(t.unjudged), str(t.aborted),
                       f"{t.mean_steps:.1f}", f"{t.mean_return:.2f}")
-    out = Console()
+    out = stdout_console()
     out.print(table)
     out.print(f"success rate {summary.success_rate:.1%} ({summary.successes}/{summary.judged} judged episodes), "
               f"Wilson 95% CI [{summary.ci_low:.1%}, {summary.ci_high:.1%}]")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from halo_cli.commands._common import stdout_console
 from halo_cli.core.models.folder import inspect_model_folder
 from halo_cli.core.models.tiny import build_tiny_model_info
 from halo_cli.core.paths import default_tiny_model_dir
@@ -20,12 +18,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-
-def _console() -> Console:
-    """Rich assumes 80 columns when piped, which would fold the paths."""
-    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
-        return Console(width=160)
-    return Console()
 
 
 def _size(n: int) -> str:
@@ -52,7 +44,7 @@ def build_tiny(
 ) -> None:
     """Build the tiny random Qwen3-VL (about 1.4 M parameters, 3 MB) offline, deterministically."""
     target = directory if directory is not None else default_tiny_model_dir()
-    console = _console()
+    console = stdout_console()
     with console.status(f"Building the tiny Qwen3-VL in {target} ...", spinner="dots"):
         info = build_tiny_model_info(target, seed=seed, force=force)
     if info.built:
@@ -100,4 +92,4 @@ def info(
     if m.tiny_manifest:
         manifest = m.tiny_manifest
         table.add_row("tiny build", f"recipe {manifest.get('recipe_version')}, seed {manifest.get('seed')}")
-    _console().print(table)
+    stdout_console().print(table)

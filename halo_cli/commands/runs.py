@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.json import JSON
 from rich.markup import escape
 from rich.table import Table
 
-from halo_cli.commands._common import existing_store, settings_for
+from halo_cli.commands._common import existing_store, settings_for, stdout_console
 from halo_cli.commands.options import DbOption
 from halo_cli.core.errors import HaloError
 
@@ -51,12 +48,6 @@ def _store_path(ctx: typer.Context, db: Path | None) -> Path:
 def _open(ctx: typer.Context, db: Path | None, run: str) -> RunStore:
     return existing_store(_store_path(ctx, db), run)
 
-
-def _console() -> Console:
-    """Rich assumes 80 columns when output is piped, which folds the run ids; a pipe has no width to respect."""
-    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
-        return Console(width=160)
-    return Console()
 
 
 def _local_time(iso: str | None, *, seconds: bool = True) -> str:
@@ -110,7 +101,7 @@ def list_runs(ctx: typer.Context, db: DbOption = None) -> None:
                 _pct(r.best_success_rate),
                 _local_time(r.started, seconds=False),
             )
-    _console().print(table)
+    stdout_console().print(table)
 
 
 @app.command("show")
@@ -125,7 +116,7 @@ def show(
         metrics = store.last_metrics(r.id)
         episodes = store.list_episodes(r.id)
         adapters = store.list_adapters(r.id)
-    console = _console()
+    console = stdout_console()
     finished = [e for e in episodes if e.status == "finished"]
     successes = sum(1 for e in finished if e.success)
     facts = [

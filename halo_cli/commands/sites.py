@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -14,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from halo_cli.commands._common import progress_bar, settings_for
+from halo_cli.commands._common import progress_bar, settings_for, stdout_console
 from halo_cli.commands.options import ConfigOption, DomainOption, ProfileOption, SitesOption
 from halo_cli.core.errors import ConfigError
 
@@ -30,12 +28,6 @@ console = Console(stderr=True)
 SiteOption = Annotated[Optional[list[str]], typer.Option(
     "--site", help="Only this site (gomail, gocalendar, omnizon, zilloft); repeatable.")]
 
-
-def _stdout() -> Console:
-    """Rich assumes 80 columns when piped, which would fold the reasons."""
-    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
-        return Console(width=160)
-    return Console()
 
 
 class _Stop(Exception):
@@ -96,7 +88,7 @@ def list_(
     for m in rows:
         table.add_row(m.task_id, m.site, "[green]yes[/]" if m.supported else "[red]no[/]",
                       m.reason or m.notes or "")
-    out = _stdout()
+    out = stdout_console()
     out.print(table)
     by_site: dict[str, list[int]] = {}
     for m in rows:
@@ -176,4 +168,4 @@ def _print_audit(entries: list[AuditEntry]) -> None:
     for e in entries:
         shown = "PASSES" if e.flagged else e.status
         table.add_row(e.task_id, f"[{style.get(e.status, '')}]{shown}[/]", f"{e.seconds:.1f}", (e.reason or "")[:100])
-    _stdout().print(table)
+    stdout_console().print(table)
