@@ -379,6 +379,24 @@ def test_save_adapter_is_atomic_and_reloads_in_peft(
             assert torch.allclose(got, want, atol=1e-5)
 
 
+def test_a_saved_adapter_loads_back_into_a_fresh_learner(learner: LoRALearner, settings: Settings,
+                                                          tmp_path: Path) -> None:
+    """A resume without a checkpoint starts from the adapter folder: the same weights, fresh AdamW moments."""
+    from halo_cli.core.rl.learner_state import load_adapter_weights
+
+    saved = learner.save_adapter(tmp_path / "v3")
+    fresh = LoRALearner.from_settings(settings)
+    group = Group(short_messages(settings), samples(learner), [0.0] * 3)
+    assert not torch.allclose(torch.cat(fresh.logprobs(group)), torch.cat(learner.logprobs(group)))
+    load_adapter_weights(fresh, saved, updates=3)
+    assert torch.allclose(torch.cat(fresh.logprobs(group)), torch.cat(learner.logprobs(group)), atol=1e-6)
+    assert fresh.updates == 3 and not fresh.optimizer.state
+    other = LoRALearner(settings.model, settings.lora.model_copy(update={"target_modules": ["q_proj"]}),
+                        settings.grpo)
+    with pytest.raises(LearnerError, match="does not fit this LoRA layout"):
+        load_adapter_weights(other, saved, updates=3)
+
+
 # --------------------------------------------------------------------------------------------------- sampler parity
 
 

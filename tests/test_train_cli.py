@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,3 +159,64 @@ def test_resume_continues_a_killed_run(tiny_model_dir: Path, vllm_server: VLLMSe
         assert [a.version for a in store.list_adapters(run_id)] == [1, 2, 3, 4]
     state = json.loads(checkpoint.read_text())
     assert state["sampler_rng"] and state["adapter_name"].startswith(f"{run_id}-v1-")
+
+
+def _wait_for(db: Path, proc: subprocess.Popen[str], sql: str, timeout: float = 600) -> None:
+    """Polls the store (read-only) until `sql` returns a row; the trainer must stay alive meanwhile."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        if db.exists():
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                if con.execute(sql).fetchone():
+                    return
+            except sqlite3.OperationalError:
+                pass  # the schema is still being created
+            finally:
+                con.close()
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {sql}")
+
+
+def test_resume_before_the_first_checkpoint(tiny_model_dir: Path, vllm_server: VLLMServer, tmp_path: Path) -> None:
+    """checkpoint_every larger than the run: a kill -9 in iteration 1 restarts it from the start; a kill after
+    iteration 2 goes on from adapter v2 (its weights, checked against the digest the store recorded); the dead
+    passes leave nothing behind in the store."""
+    db = tmp_path / "halo.db"
+    no_checkpoints = ("--set", "grpo.checkpoint_every=100")
+    cmd = [*halo_args(tiny_model_dir, db, *no_checkpoints), "train", "grpo", "--domain", TASK, "--policy-url",
+           vllm_server.url, "--episodes", "4", "--max-steps", "2", "--num-generations", "2"]
+
+    def killed_at(sql: str, argv: list[str]) -> None:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                                start_new_session=True)
+        try:
+            _wait_for(db, proc, sql)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    killed_at("select 1 from episodes where iteration = 1", cmd)  # mid-iteration 1
+    with RunStore(db, create=False) as store:
+        (run,) = store.list_runs()
+    resume = [*halo_args(tiny_model_dir, db, *no_checkpoints), "train", "grpo", "--resume", run.id, "--policy-url",
+              vllm_server.url]
+    killed_at("select 1 from metrics where name = 'adapter_version' and iteration = 2", resume)
+    assert not (tmp_path / run.id / "checkpoints").exists() or not any((tmp_path / run.id / "checkpoints").iterdir())
+
+    p = subprocess.run(resume, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    flat = p.stderr.replace("\n", " ")
+    # (v1 when iteration 2's groups all had equal rewards and made no update)
+    assert re.search(r"resumed from adapter v[12] after iteration 2 \(no checkpoint yet", flat), flat
+    with RunStore(db, create=False) as store:
+        assert store.get_run(run.id).status == "finished"
+        assert [m.iteration for m in store.metric_history(run.id, "mean_reward")] == [1, 2, 3, 4]
+        assert not [e for e in store.list_episodes(run.id) if e.status == "running"]
+        assert sorted(e.iteration for e in store.list_episodes(run.id)) == [1, 2, 3, 4]
+        versions = [int(m.value) for m in store.metric_history(run.id, "adapter_version")]
+        assert versions == sorted(versions) and [a.version for a in store.list_adapters(run.id)] == \
+            list(range(1, versions[-1] + 1))

@@ -92,6 +92,7 @@ def _evaluate(settings: Settings, store: RunStore, domain: str, adapter: str | N
                         settings, store, run_id, client, tasks, sources, adapter=served, episodes_per_task=episodes,
                         temperature=temperature, server_alive=runtime.server_alive,
                         on_episode=lambda _record: bar.advance(progress), on_wait=server_wait_progress(bar),
+                        notify=bar.console.print,
                     ))
             summary = summarize(records)
             store.log_metrics(run_id, 0, summary.metrics())

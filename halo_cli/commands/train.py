@@ -169,8 +169,8 @@ async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, cl
         trainer = OnlineGRPOTrainer(settings, client=client, learner=learner, env=env, tasks=tasks, store=store,
                                     run_id=run_id, run_dir=rdir, server_alive=server_alive)
         if resume_id:
-            done = await asyncio.to_thread(trainer.resume)
-            bar.console.print(f"resumed from the checkpoint of iteration {done}")
+            point = await asyncio.to_thread(trainer.resume)
+            bar.console.print(point.message)
         total = trainer.iterations_for(settings.grpo.episodes)
         progress = bar.add_task("training", total=total, completed=trainer.state.iteration)
 
@@ -179,6 +179,7 @@ async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, cl
             bar.console.print(_line(result.iteration, result.metrics))
 
         trainer.on_iteration = on_iteration
+        trainer.rollouts.notify = bar.console.print
         trainer.policy.on_wait = server_wait_progress(bar)
         try:
             await trainer.atrain(settings.grpo.episodes)

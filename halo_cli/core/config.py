@@ -167,6 +167,11 @@ class EnvSettings(_Section):
     local_sites_port: int = Field(8610, ge=1024, le=65532)
     # Tasks `halo sites audit` found passing without any action train and evaluate only when this is set.
     keep_flagged: bool = False
+    # A reset the site fails (refused, unreachable, too slow) is tried again after 2, 4, 8 ... s (at most 60 s
+    # apart); after the last try the episode is dropped (aborted, counted), and the run fails only when a whole
+    # iteration's episodes were dropped.
+    reset_retries: int = Field(3, ge=0)
+    reset_backoff_s: float = Field(2.0, ge=0)
     task_version: Literal["v1", "v2"] = "v2"
     max_steps: int = Field(15, ge=1)
     history_screenshots: int = Field(1, ge=0)

@@ -36,7 +36,7 @@ from halo_cli.core.config import BrowserSettings
 from halo_cli.core.env.episode import AxTreeMode, Episode, elapsed_ms
 from halo_cli.core.env.faults import CLOSE_TIMEOUT_S, first_line, is_playwright_error, quiet
 from halo_cli.core.env.procs import find_pid, kill_marked, pid_has
-from halo_cli.core.env.tasks import Task, TaskSource, Viewport
+from halo_cli.core.env.tasks import SiteError, Task, TaskSource, Viewport
 from halo_cli.core.errors import HaloError
 
 if TYPE_CHECKING:
@@ -182,10 +182,10 @@ class BrowserEnv:
             except Exception as e:  # noqa: BLE001
                 if not used or not await self._browser_failed(e, used[0]):
                     if isinstance(e, TimeoutError):
-                        raise BrowserError(f"reset of {task.id} took longer than "
-                                           f"{self._reset_timeout(replay):g} s") from None
+                        raise SiteError(f"reset of {task.id} took longer than "
+                                        f"{self._reset_timeout(replay):g} s") from None
                     if is_playwright_error(e):  # the site failed to load, say: one line for the user
-                        raise BrowserError(f"reset of {task.id} failed: {first_line(e)}") from e
+                        raise SiteError(f"reset of {task.id} failed: {first_line(e)}") from e
                     raise
                 if attempt == attempts:
                     raise BrowserError(f"Chromium died or hung {attempts} times while resetting {task.id}: "

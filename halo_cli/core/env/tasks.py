@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from halo_cli.core.errors import NotFoundError
+from halo_cli.core.errors import HaloError, NotFoundError
 
 if TYPE_CHECKING:  # playwright is imported lazily by the env; the protocol only names the type
     from playwright.async_api import Page
@@ -28,6 +28,11 @@ class Task:
     goal: str | None  # None where the page makes the goal at reset (MiniWoB utterances depend on the seed)
     difficulty: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class SiteError(HaloError):
+    """A task's site failed on a healthy browser: refused, unreachable, an error page, too slow. Worth trying again
+    later (hosted sites have outages); the browser is not to blame. Sources raise it (or a subclass) for that."""
 
 
 @dataclass(frozen=True)

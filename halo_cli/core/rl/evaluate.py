@@ -95,6 +95,7 @@ async def evaluate(
     server_alive: Callable[[], bool] | None = None,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
     on_wait: Callable[[ServerWait], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> list[EpisodeRecord]:
     """Runs `episodes_per_task` episodes of every task (seeds `grpo.seed + k`), `grpo.concurrent_episodes` at once.
 
@@ -110,11 +111,13 @@ async def evaluate(
     jobs = [(task, settings.grpo.seed + k) for task in tasks for k in range(episodes_per_task)]
     limit = asyncio.Semaphore(settings.grpo.concurrent_episodes)
     async with BrowserEnv(settings.browser, sources) as env:
-        rollouts = Rollouts(settings, env, policy, store, run_id, lambda: DenseRewardCalculator(settings))
+        rollouts = Rollouts(settings, env, policy, store, run_id, lambda: DenseRewardCalculator(settings),
+                            notify=notify)
 
         async def one(task: Task, seed: int) -> EpisodeRecord:
             async with limit:
-                record = await rollouts.run_episode(task, seed, iteration=0, temperature=temperature)
+                record = await rollouts.or_dropped(rollouts.run_episode(task, seed, iteration=0,
+                                                                        temperature=temperature))
             if on_episode is not None:
                 on_episode(record)
             return record

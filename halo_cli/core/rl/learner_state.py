@@ -105,6 +105,27 @@ def load_learner_state(learner: "LoRALearner", path: str | Path) -> None:
     learner.updates = int(meta.get("updates", 0))
 
 
+def load_adapter_weights(learner: "LoRALearner", path: str | Path, updates: int) -> None:
+    """Puts the LoRA weights of a saved adapter folder (``save_adapter``'s) into the learner, with fresh AdamW
+    moments: a resume from an adapter when no full state was saved. ``updates`` is how many updates made it (the
+    learning-rate schedule's position)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    path = Path(path).expanduser().absolute()
+    try:
+        weights = load_file(str(path / "adapter_model.safetensors"))
+    except (OSError, ValueError, RuntimeError) as e:
+        raise LearnerError(f"cannot read the adapter in {path}: {e}") from None
+    result = set_peft_model_state_dict(learner.model, weights)
+    lora_missing = [k for k in result.missing_keys if "lora_" in k]
+    if result.unexpected_keys or lora_missing:
+        raise LearnerError(f"the adapter in {path} does not fit this LoRA layout "
+                           f"({len(result.unexpected_keys)} unexpected, {len(lora_missing)} missing tensors)")
+    learner.optimizer.state.clear()
+    learner.updates = int(updates)
+
+
 def _tuple_state(state: Any) -> tuple[Any, ...]:
     """random.Random's state after a torch.save round trip (lists may come back where tuples went in)."""
     version, internal, gauss = state

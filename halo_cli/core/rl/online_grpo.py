@@ -44,6 +44,7 @@ from halo_cli.core.rl.branches import BranchedEpisodes
 from halo_cli.core.rl.grouping import GROUPINGS, GroupScore
 from halo_cli.core.rl.groups import Group
 from halo_cli.core.rl.learner import LoRALearner
+from halo_cli.core.rl.learner_state import load_adapter_weights
 from halo_cli.core.rl.metrics import iteration_metrics
 from halo_cli.core.rl.progress import DenseRewardCalculator
 from halo_cli.core.rl.rollout import EpisodeRecord, PolicyCaller, Rollouts
@@ -54,6 +55,15 @@ TRAINER_STATE_VERSION = 2
 
 
 ENV_COUNTERS = ("crashes", "hangs", "relaunches", "reset_retries")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a resumed run goes on from: after `iteration`, restored from a checkpoint, an adapter, or the start."""
+
+    iteration: int
+    source: str  # checkpoint | adapter | start
+    message: str
 
 
 @dataclass
@@ -164,8 +174,11 @@ class OnlineGRPOTrainer:
     async def collect_episode(self, task: Task, seed: int, *, iteration: int = 0, group: int = 0) -> list[EpisodeRecord]:
         """The rollouts of one group: one branched episode (`step`) or G episodes of the task and seed."""
         if self.g.group == "step":
-            return [await self.branched.run(task, seed, iteration, group)]
-        runs = [self.rollouts.run_episode(task, seed, iteration=iteration, temperature=self.g.temperature)
+            record = await self.rollouts.or_dropped(self.branched.run(task, seed, iteration, group))
+            record.group = group
+            return [record]
+        runs = [self.rollouts.or_dropped(self.rollouts.run_episode(task, seed, iteration=iteration,
+                                                                   temperature=self.g.temperature))
                 for _ in range(self.g.num_generations)]
         records = list(await asyncio.gather(*runs))
         for r in records:
@@ -281,6 +294,9 @@ class OnlineGRPOTrainer:
         if self.g.dynamic_sampling:
             groups, refills = await self._refill(iteration, groups)
         episodes = [e for g in groups for e in g]
+        if episodes and all(e.dropped and not e.steps for e in episodes):
+            reason = episodes[0].outcome.details.get("reason") if episodes[0].outcome else "no reason"
+            raise HaloError(f"every episode of iteration {iteration} was dropped: {reason}")
         t_rollout = time.perf_counter() - t0
         scores = self.score(groups)
         stats, measured = await asyncio.to_thread(self.update_policy, self.learner_groups(scores))
@@ -289,6 +305,8 @@ class OnlineGRPOTrainer:
             extra["dynamic_sampling_refills"] = float(refills)
         # Browser faults since the run started (BrowserEnv's counters): a climbing curve is a machine problem.
         extra.update({f"env_{k}": float(getattr(self.env, k, 0)) for k in ENV_COUNTERS})
+        extra["env_site_retries"] = float(self.rollouts.site_retries)
+        extra["dropped_episodes"] = float(sum(e.dropped and not e.steps for e in episodes))
         metrics = iteration_metrics(self.g.group, episodes, scores, stats, extra)
         self.store.log_metrics(self.run_id, iteration, metrics)
         self.state.iteration = iteration
@@ -349,24 +367,53 @@ class OnlineGRPOTrainer:
             (tmp / "trainer.json").write_text(self.state.to_json() + "\n")
         return final
 
-    def resume(self) -> int:
-        """Loads the latest checkpoint of this run (if any), removes what the dead pass recorded after it, and puts
-        its adapter back into vLLM; returns its iteration."""
+    def resume(self) -> "ResumePoint":
+        """Goes on from where this run stopped: its latest checkpoint (exact: adapter, AdamW moments, RNG streams),
+        else, before the first checkpoint, the adapter of its last completed iteration (weights only; the AdamW
+        moments start again from zero), else from the start. What the dead pass recorded after that point is
+        removed from the store, and the adapter is put back into vLLM."""
         ckpt = latest_checkpoint(self.run_dir)
-        if ckpt is None:
-            raise NotFoundError(f"run {self.run_id} has no checkpoint under {self.run_dir / 'checkpoints'}")
-        self.state = TrainerState.from_json((ckpt / "trainer.json").read_text())
-        if self.state.rng:
-            self.rng.setstate(_rng_from_json(self.state.rng))
-        if self.state.sampler_rng:
-            self.policy.set_rng_state(_rng_from_json(self.state.sampler_rng))
-        self.learner.load_state(ckpt / "learner")
+        if ckpt is not None:
+            self.state = TrainerState.from_json((ckpt / "trainer.json").read_text())
+            if self.state.rng:
+                self.rng.setstate(_rng_from_json(self.state.rng))
+            if self.state.sampler_rng:
+                self.policy.set_rng_state(_rng_from_json(self.state.sampler_rng))
+            self.learner.load_state(ckpt / "learner")
+            point = ResumePoint(self.state.iteration, "checkpoint",
+                                f"resumed from the checkpoint of iteration {self.state.iteration}")
+        else:
+            point = self._resume_from_adapters()
         self.store.discard_after(self.run_id, self.state.iteration, self.state.adapter_version)
         if self.state.adapter_version:
             path = self.adapter_dir(self.state.adapter_version)
-            if not (path / "adapter_config.json").is_file() or adapter_digest(path) != adapter_digest(ckpt / "adapter"):
+            if ckpt is not None and (not (path / "adapter_config.json").is_file()
+                                     or adapter_digest(path) != adapter_digest(ckpt / "adapter")):
                 shutil.copytree(ckpt / "adapter", path, dirs_exist_ok=True)  # written after the checkpoint: redone
             name = served_name(self.run_id, self.state.adapter_version, adapter_digest(path))
             self._load_adapter(name, path)
             self.state.adapter_name = name
-        return self.state.iteration
+        return point
+
+    def _resume_from_adapters(self) -> "ResumePoint":
+        """No checkpoint: the last iteration that logged its metrics, and the adapter it left (checked against the
+        digest the store recorded), or iteration 0 when none did."""
+        done = self.store.metric_history(self.run_id, "adapter_version")
+        if not done:
+            return ResumePoint(0, "start", "no checkpoint and no completed iteration: the run starts again")
+        last = max(done, key=lambda m: m.iteration)
+        iteration, version = last.iteration, int(last.value)
+        if version:
+            adapter = next((a for a in self.store.list_adapters(self.run_id) if a.version == version), None)
+            path = self.adapter_dir(version)
+            if adapter is None or not (path / "adapter_model.safetensors").is_file() or (
+                    adapter.sha256 and adapter_digest(path) != adapter.sha256):
+                raise NotFoundError(f"run {self.run_id} has no checkpoint and its adapter v{version} (iteration "
+                                    f"{iteration}) is missing or changed under {path}: it cannot be resumed")
+            load_adapter_weights(self.learner, path, updates=version)
+        self.state = TrainerState(iteration=iteration, adapter_version=version)
+        # The RNG streams were not saved: derived from the seed and the iteration, so a resume is repeatable.
+        self.rng.seed(f"{self.g.seed}/resume/{iteration}")
+        what = f"adapter v{version}" if version else "the base model"
+        return ResumePoint(iteration, "adapter", f"resumed from {what} after iteration {iteration} (no checkpoint "
+                           "yet: the optimizer's moments start again from zero)")

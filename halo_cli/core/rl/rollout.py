@@ -12,7 +12,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from halo_cli.core.config import Settings
 from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.episode import Episode, Observation
-from halo_cli.core.env.tasks import Outcome, Task
+from halo_cli.core.env.tasks import Outcome, SiteError, Task
 from halo_cli.core.policy.prompts import HistoryStep
 from halo_cli.core.policy.vllm_client import (
     PolicyRequestError,
@@ -299,9 +299,18 @@ class EpisodeRun:
     history: list[HistoryStep] = field(default_factory=list)
 
 
+class EpisodeDropped(Exception):
+    """An episode that never started: its site failed every reset. `record` is its aborted record (stored)."""
+
+    def __init__(self, record: "EpisodeRecord") -> None:
+        super().__init__(record.outcome.details.get("reason") if record.outcome else "dropped")
+        self.record = record
+
+
 @dataclass
 class Rollouts:
-    """Everything a rollout needs; `reward_factory` makes a fresh DenseRewardCalculator per episode."""
+    """Everything a rollout needs; `reward_factory` makes a fresh DenseRewardCalculator per episode.
+    `site_retries` counts resets tried again because the site failed them, and `notify` hears of each."""
 
     settings: Settings
     env: BrowserEnv
@@ -309,6 +318,8 @@ class Rollouts:
     store: RunStore
     run_id: str
     reward_factory: Callable[[], DenseRewardCalculator]
+    site_retries: int = 0
+    notify: Callable[[str], None] | None = None  # the console: a reset retried
 
     @asynccontextmanager
     async def episode(self, task: Task, seed: int, *, iteration: int) -> AsyncIterator[EpisodeRun]:
@@ -320,7 +331,13 @@ class Rollouts:
         """
         episode_id = self.store.add_episode(self.run_id, iteration, task.id, domain=task.site, seed=seed,
                                             policy=self.policy.served_name)
-        ep = await self.env.reset(task, seed)
+        try:
+            ep = await self.reset(task, seed)
+        except SiteError as e:
+            record = EpisodeRecord(task=task, seed=seed, goal=task.goal, episode_id=episode_id,
+                                   outcome=Outcome.aborted(f"site unreachable: {e}"))
+            self.finish(record)
+            raise EpisodeDropped(record) from None
         calc = self.reward_factory()
         calc.reset()
         run = EpisodeRun(ep=ep, record=EpisodeRecord(task=task, seed=seed, goal=ep.goal, episode_id=episode_id),
@@ -332,6 +349,29 @@ class Rollouts:
             await run.ep.close()
         self.settle(run)
         self.finish(run.record)
+
+    async def reset(self, task: Task, seed: int) -> Episode:
+        """`env.reset`, tried again after a growing pause while the site fails it (`env.reset_retries`)."""
+        env = self.settings.env
+        for attempt in range(env.reset_retries + 1):
+            try:
+                return await self.env.reset(task, seed)
+            except SiteError as e:
+                if attempt == env.reset_retries:
+                    raise
+                self.site_retries += 1
+                pause = min(60.0, env.reset_backoff_s * 2**attempt)
+                if self.notify is not None:
+                    self.notify(f"{e}: trying again in {pause:g} s ({attempt + 1} of {env.reset_retries} retries)")
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+    async def or_dropped(self, episode: Awaitable[EpisodeRecord]) -> EpisodeRecord:
+        """The episode's record, or the aborted record of an episode dropped because its site failed every reset."""
+        try:
+            return await episode
+        except EpisodeDropped as e:
+            return e.record
 
     def settle(self, run: EpisodeRun) -> None:
         """Adds to the last step what the episode's end earned (a success found at the step budget's end, milestones

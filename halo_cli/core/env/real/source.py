@@ -24,7 +24,7 @@ from halo_cli.core.env.real.grading import (
 )
 from halo_cli.core.env.real.judge import Judge, judge_from_settings
 from halo_cli.core.env.real.sites import SiteMap, normalize_base_url, parse_sites
-from halo_cli.core.env.tasks import Outcome, Task
+from halo_cli.core.env.tasks import Outcome, SiteError, Task
 from halo_cli.core.errors import HaloError, NotFoundError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 RUN_ID = "0"
 
 
-class SiteUnreachableError(HaloError):
+class SiteUnreachableError(SiteError):
     """A REAL site did not answer a reset (`/config` or the start page): offline, wrong URL, taken down."""
 
 
