@@ -30,13 +30,13 @@ from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.episode import Observation
 from halo_cli.core.env.miniwob import MiniWoBSource
 from halo_cli.core.env.tasks import select_tasks
+from halo_cli.core.policy.adapter_id import adapter_digest, served_name
 from halo_cli.core.policy.server import VLLMServer, free_port
 from halo_cli.core.policy.vllm_client import (
     PolicyServerError,
     SampleBatch,
     VLLMPolicyClient,
 )
-from halo_cli.core.rl.adapters import adapter_digest, served_name
 from halo_cli.core.rl.advantages import episode_advantages, gigpo_advantages
 from halo_cli.core.rl.learner import LoRALearner
 from halo_cli.core.rl.online_grpo import IterationResult, OnlineGRPOTrainer

@@ -183,19 +183,24 @@ def run_status(store: RunStore, run_id: str) -> Iterator[None]:
 def resolve_adapter(ref: str, store: RunStore) -> tuple[str, Path]:
     """`--adapter PATH|RUN`: a peft adapter folder, or a run id whose latest adapter is taken.
 
-    Returns the name to serve it under and its folder.
+    Returns the name to serve it under (named by its weights' digest, so two adapters never share a name) and its
+    folder.
     """
+    from halo_cli.core.policy.adapter_id import WEIGHTS_FILE, adapter_digest, served_name
+
     path = Path(ref).expanduser()
     if path.is_dir():
-        if not (path / "adapter_config.json").is_file():
-            raise NotFoundError(f"{path} is not a LoRA adapter folder (no adapter_config.json)")
-        return f"eval-{path.resolve().parent.name}-{path.name}", path.resolve()
+        if not (path / "adapter_config.json").is_file() or not (path / WEIGHTS_FILE).is_file():
+            raise NotFoundError(f"{path} is not a LoRA adapter folder (no adapter_config.json and {WEIGHTS_FILE})")
+        return served_name("eval", None, adapter_digest(path)), path.resolve()
     run = store.get_run(ref)
     adapters = store.list_adapters(run.id)
     if not adapters:
         raise NotFoundError(f"run {run.id} has no adapter")
-    latest = adapters[-1]
-    return f"{run.id}-v{latest.version}", Path(latest.path)
+    latest = Path(adapters[-1].path)
+    if not (latest / WEIGHTS_FILE).is_file():
+        raise NotFoundError(f"adapter v{adapters[-1].version} of run {run.id} is gone from {latest}")
+    return served_name(run.id, adapters[-1].version, adapter_digest(latest)), latest
 
 
 def check_policy_url(url: str | None) -> str | None:

@@ -13,9 +13,7 @@ on, and the curves only look slow. Two checks make it loud:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -26,7 +24,6 @@ from halo_cli.core.policy.vllm_client import Sample, VLLMPolicyClient
 from halo_cli.core.rl.groups import Group
 from halo_cli.core.rl.learner import LoRALearner
 
-WEIGHTS_FILE = "adapter_model.safetensors"
 PROBE_GOAL = "Open the compose window and write to Alice about the meeting notes."
 PROBE_REPLY = LeftClick(x=120, y=340, description="Click the Compose button").to_tool_call()
 
@@ -34,19 +31,6 @@ PROBE_REPLY = LeftClick(x=120, y=340, description="Click the Compose button").to
 class AdapterParityError(HaloError):
     """vLLM's log-probs under a freshly loaded adapter disagree with the learner's: it does not serve the trained
     weights (or the two sides build the prompt differently)."""
-
-
-def adapter_digest(path: str | Path) -> str:
-    """sha256 of the adapter's weights file."""
-    h = hashlib.sha256()
-    with open(Path(path) / WEIGHTS_FILE, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def served_name(run_id: str, version: int, digest: str) -> str:
-    return f"{run_id}-v{version}-{digest[:8]}"
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ from halo_cli.core.env.browser import BrowserEnv
 from halo_cli.core.env.tasks import Task
 from halo_cli.core.errors import HaloError, NotFoundError
 from halo_cli.core.fsutil import atomic_dir
+from halo_cli.core.policy.adapter_id import adapter_digest, served_name
 from halo_cli.core.policy.vllm_client import PolicyServerError, VLLMPolicyClient
-from halo_cli.core.rl.adapters import ParityProbe, adapter_digest, served_name
+from halo_cli.core.rl.adapters import ParityProbe
 from halo_cli.core.rl.advantages import denoise, scale_by_batch_std
 from halo_cli.core.rl.branches import BranchedEpisodes
 from halo_cli.core.rl.grouping import GROUPINGS, GroupScore
