@@ -115,7 +115,8 @@ def test_eval_of_the_trained_adapter(trained: tuple[Path, str], tiny_model_dir: 
         lo, hi = metrics["success_ci_low"].value, metrics["success_ci_high"].value
         assert 0.0 <= lo <= metrics["success_rate"].value <= hi <= 1.0
         assert metrics["episodes"].value == 2
-        assert {e.policy for e in store.list_episodes(evals[0].id)} == {f"{run_id}-v2"}
+        adapters = store.list_adapters(run_id)
+        assert {e.policy for e in store.list_episodes(evals[0].id)} == {adapters[-1].name}
 
 
 def test_unknown_adapter_is_a_one_line_error(trained: tuple[Path, str], tiny_model_dir: Path) -> None:

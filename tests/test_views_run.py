@@ -74,7 +74,8 @@ def test_the_run_recorded_what_the_views_read(tui_run: tuple[Path, str]) -> None
         assert counts.episodes == 2 and counts.running == 0 and counts.iterations == 2 and counts.steps >= 2
         assert {"mean_reward", "success_rate", "reward_std", "frac_reward_zero_std", "episode_length",
                 "loss"} <= set(views.curves(run_id))
-        assert [(p.iteration, p.policy) for p in views.policies(run_id)] == [(1, "halo-tiny"), (2, f"{run_id}-v1")]
+        names = {a.version: a.name for a in store.list_adapters(run_id)}
+        assert [(p.iteration, p.policy) for p in views.policies(run_id)] == [(1, "halo-tiny"), (2, names[1])]
         for ep in views.episodes(run_id):
             full = views.episode(ep.id)
             assert full.outcome is not None and "reason" in full.outcome  # MiniWoB's verdict, kept (schema 3)
@@ -136,7 +137,7 @@ def test_dashboard_shows_the_real_run(tui_run: tuple[Path, str]) -> None:
             assert "finished" in text and "iteration 2 of 2" in text and "2 episodes" in text
             for title in ("mean reward", "success rate", "reward std", "zero-std groups", "episode length", "loss"):
                 assert title in text, title
-            assert "IS weight" not in text  # not logged by this trainer: skipped, not drawn empty
+            assert "IS weight" in text and "KL" not in text  # KL is not logged at beta 0: skipped, not drawn empty
             assert "none running" in text and "latest step" in text and "latest sampled actions" in text
             assert "sampling from v1" in text or "sampling from" in text
             assert "base" in text and "v1" in text and "v2" in text  # iteration -> adapter, and what vLLM loaded

@@ -72,7 +72,7 @@ def test_curves_policies_and_latest_step(tmp_path: Path) -> None:
         assert [x for x, _ in views.curves("grpo-demo", ["kl"], points=2)["kl"]] == [2, 4]  # thinned, last kept
         assert len(views.curves("grpo-demo", points=10)["kl"]) == 4
         assert [(p.iteration, p.policy, p.episodes) for p in views.policies("grpo-demo", last=2)] == [
-            (3, "grpo-demo-v2", 2), (4, "grpo-demo-v3", 2)]
+            (3, "grpo-demo-v2-00000002", 2), (4, "grpo-demo-v3-00000003", 2)]
         (flying,) = views.in_flight("grpo-demo")
         assert flying.episode.task_id == "v2.gomail-3" and flying.steps == 2
         latest = views.latest_step("grpo-demo")
@@ -122,8 +122,10 @@ def test_action_text_markers_and_numbers() -> None:
     assert fit((1280, 720), (160, 200)) == (160, 90) and fit((100, 50), (1000, 1000)) == (100, 50)
     assert (num(3.0), num(0.123456), num(None), signed(0.5), signed(-0.25), signed(0.0)) == (
         "3", "0.123", "-", "+0.5", "-0.25", "0")
-    assert adapter_label("r1-v3", "r1") == "v3" and adapter_label("halo-tiny", "r1") == "base"
-    assert adapter_label("r0-v2", "r1") == "r0-v2"  # another run's adapter, under halo eval
+    assert adapter_label("r1-v3-0a1b2c3d", "r1") == "v3" and adapter_label("halo-tiny", "r1") == "base"
+    assert adapter_label("r0-v2-0a1b2c3d", "r1") == "r0-v2-0a1b2c3d"  # another run's adapter, under halo eval
+    assert adapter_label("eval-0a1b2c3d", "r1") == "eval-0a1b2c3d" and adapter_label(None, "r1") == "-"
+    assert adapter_label("r1-v3", "r1") == "base"  # not a name halo serves adapters under: a base model's name
     from datetime import datetime, timezone
     assert ago("2026-01-01T00:00:00+00:00", datetime(2026, 1, 1, 0, 2, 5, tzinfo=timezone.utc)) == "2m"
 

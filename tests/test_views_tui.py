@@ -96,7 +96,7 @@ def test_dashboard_follows_a_live_writer(tmp_path: Path) -> None:
             await pilot.pause(0.4)
             assert app.refreshes == reads  # an unchanged store is not queried again
             with RunStore(db, create=False) as writer:
-                ep = writer.add_episode("grpo-demo", 5, "miniwob.click-test", policy="grpo-demo-v4")
+                ep = writer.add_episode("grpo-demo", 5, "miniwob.click-test", policy="grpo-demo-v4-00000004")
                 writer.add_step(ep, 0, None, url="http://x/", action=None, reward=0.0)
                 writer.log_metrics("grpo-demo", 5, {"mean_reward": 9.0})
             await pilot.pause(0.5)

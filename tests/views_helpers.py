@@ -38,7 +38,7 @@ def fixed_run(db: Path, *, running: bool = False) -> str:
         rid = "grpo-demo"
         for it in range(1, 5):
             for k, (task, domain) in enumerate((("miniwob.click-test", "miniwob"), ("v2.gomail-3", "gomail"))):
-                policy = "halo-tiny" if it == 1 else f"{rid}-v{it - 1}"
+                policy = "halo-tiny" if it == 1 else f"{rid}-v{it - 1}-{it - 1:08x}"
                 ep = store.add_episode(rid, it, task, domain=domain, seed=it * 10 + k, policy=policy)
                 last = running and it == 4 and k == 1
                 for i in range(2 if last else 3):

@@ -7,6 +7,9 @@ Sources, lowest to highest precedence:
   4. ``HALO_*`` environment variables (nested with ``__``: ``HALO_GRPO__LR=1e-5``),
   5. command-line options.
 The profile itself is chosen by the highest source that names it (CLI, ``HALO_PROFILE``, TOML ``profile``).
+
+It is one concept, the settings schema: a section class per TOML table, each default with its reason beside it,
+and the loader that layers the sources above. Splitting it would scatter the one place a user reads every knob.
 """
 
 from __future__ import annotations

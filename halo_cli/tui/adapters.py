@@ -36,7 +36,7 @@ class AdapterStatus(Static):
                     style="bold" if run_status == "running" else "")
         head.append("\nloaded in vLLM ", style="dim")
         head.append(", ".join(f"v{a.version}" for a in serving) or "base model only", style="bold")
-        head.append(f"   saved: {len(adapters)}", style="dim")
+        head.append(f"   saved: {saved_versions(adapters)}", style="dim")
         table = Table(box=None, padding=(0, 1), show_header=True, header_style="dim", expand=False)
         table.add_column("iteration", justify="right")
         table.add_column("sampled by")
@@ -44,3 +44,13 @@ class AdapterStatus(Static):
         for p in policies:
             table.add_row(str(p.iteration), adapter_label(p.policy, run_id), str(p.episodes))
         self.update(Group(head, table))
+
+
+def saved_versions(adapters: list[Adapter]) -> str:
+    """`v1 v2 v3` for a few saved adapters, `v1 … v40 (40)` for many: what a resume or an eval can pick from."""
+    versions = sorted(a.version for a in adapters)
+    if not versions:
+        return "none"
+    if len(versions) <= 5:
+        return " ".join(f"v{v}" for v in versions)
+    return f"v{versions[0]} … v{versions[-1]} ({len(versions)})"

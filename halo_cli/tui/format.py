@@ -4,11 +4,11 @@ in the HTML report."""
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime, timezone
 from typing import Any
 
 from halo_cli.core.actions import Action, ActionParseError, action_from_dict
+from halo_cli.core.policy.adapter_id import parse_served_name
 from halo_cli.core.store import Episode
 
 
@@ -95,14 +95,14 @@ def one_line(text: str | None, width: int = 80) -> str:
 
 
 def adapter_label(policy: str | None, run_id: str) -> str:
-    """`v3` for the run's own adapter `<run>-v3`, `base` for the served base model, else the served name (another
+    """`v3` for the run's own adapter `<run>-v3-<sha8>`, `base` for the served base model, else the served name (another
     run's adapter under `halo eval`)."""
     if not policy:
         return "-"
-    m = re.fullmatch(r"(.+)-v(\d+)", policy)
-    if m and m.group(1) == run_id:
-        return f"v{m.group(2)}"
-    if m or policy.startswith("eval-"):
+    served = parse_served_name(policy)
+    if served and served[0] == run_id:
+        return f"v{served[1]}"
+    if served or policy.startswith("eval-"):
         return policy
     return "base"
 

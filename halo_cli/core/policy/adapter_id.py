@@ -8,6 +8,7 @@ place) could answer from blocks computed under the old ones.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -24,3 +25,13 @@ def adapter_digest(path: str | Path) -> str:
 
 def served_name(prefix: str, version: int | None, digest: str) -> str:
     return f"{prefix}-v{version}-{digest[:8]}" if version is not None else f"{prefix}-{digest[:8]}"
+
+
+SERVED = re.compile(r"(?P<prefix>.+)-v(?P<version>\d+)-(?P<digest>[0-9a-f]{8})")
+
+
+def parse_served_name(name: str) -> tuple[str, int] | None:
+    """(prefix, version) of a name :func:`served_name` made with a version; None for any other name."""
+    m = SERVED.fullmatch(name)
+    return (m.group("prefix"), int(m.group("version"))) if m else None
+
