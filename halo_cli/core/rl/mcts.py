@@ -63,6 +63,7 @@ class MCTSNode:
     terminal: bool = False
     success: bool = False
     expanded: bool = False
+    same_as: int | None = None  # the ancestor whose page this node's page is (the action changed nothing there)
     expansion: "SampleBatch | None" = None  # the one request whose samples proposed the children
     invalid: int = 0  # samples of the expansion that did not parse
     executions: int = 0  # times the edge's action was executed as a visit (must stay 0 or 1)
@@ -73,6 +74,12 @@ class MCTSNode:
     def state_hash(self) -> str | None:
         """The state key (URL + AX-tree digest) of the page this node stands for; None before it was reached."""
         return self.observation.state_key if self.observation is not None else None
+
+    @property
+    def leaf(self) -> bool:
+        """Never expanded: the episode ended here, or the page is an ancestor's (expanding it would grow a copy of
+        the ancestor's subtree, the transposition a click beside every target makes)."""
+        return self.terminal or self.same_as is not None
 
     @property
     def q(self) -> float:

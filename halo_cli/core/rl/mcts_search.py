@@ -63,7 +63,7 @@ class SearchStats:
     time_step_s: float = 0.0
     time_critique_s: float = 0.0
     time_total_s: float = 0.0
-    stopped: str = "simulations"  # or "time budget"
+    stopped: str = "simulations"  # or "time budget", "action budget"
 
     @property
     def env_actions(self) -> int:
@@ -94,11 +94,16 @@ class MCTSExplorer:
         self.nodes: list[MCTSNode] = []
         self.root: MCTSNode | None = None
         self.stats = SearchStats()
+        self.on_simulation: Callable[[SearchStats], None] | None = None  # progress: called after each simulation
 
     # ------------------------------------------------------------------------------------------ search
 
-    async def search(self, root_observation: Observation) -> list[tuple[Observation, Action]]:
-        """Runs the simulations from the page `root_observation` shows; returns the best path's (page, action)."""
+    async def search(self, root_observation: Observation, *, action_budget: int | None = None
+                     ) -> list[tuple[Observation, Action]]:
+        """Runs the simulations from the page `root_observation` shows; returns the best path's (page, action).
+
+        `action_budget` also ends the search once the browser has run that many actions (new and replayed): what a
+        comparison with plain rollouts at the same cost needs."""
         t0 = time.perf_counter()
         calc = self.reward_factory()
         calc.reset()
@@ -110,7 +115,12 @@ class MCTSExplorer:
             if budget is not None and time.perf_counter() - t0 >= budget:
                 self.stats.stopped = "time budget"
                 break
+            if action_budget is not None and self.stats.env_actions >= action_budget:
+                self.stats.stopped = "action budget"
+                break
             await self.simulate()
+            if self.on_simulation is not None:
+                self.on_simulation(self.stats)
         self.stats.time_total_s = time.perf_counter() - t0
         return [(n.parent.observation, n.action) for n in best_path(self.root)[1:]  # type: ignore[misc]
                 if n.parent is not None and n.parent.observation is not None and n.action is not None]
@@ -121,7 +131,7 @@ class MCTSExplorer:
         self.stats.simulations += 1
         node, path = self.root, [self.root]
         while True:
-            if node.terminal or node.depth >= self.config.max_depth:
+            if node.leaf or node.depth >= self.config.max_depth:
                 value = node.value if node.value is not None else node.q
                 break
             if not node.children:
@@ -223,6 +233,8 @@ class MCTSExplorer:
         child.screenshot_digest = screenshot_digest(result.observation.screenshot)
         child.calc, child.reward, child.reward_components = calc, reward, components
         child.terminal, child.success = done, success
+        key = result.observation.state_key
+        child.same_as = next((n.index for n in parent.path if n.state_hash == key), None)
         child.value, child.critique = await self.estimate_value(
             result.observation, reward=reward, success=success, terminal=done, history=self.history(child))
         return child.value
