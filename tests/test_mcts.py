@@ -130,8 +130,27 @@ def test_sibling_values_share_a_child_q_among_duplicates_and_value_invalid_repli
     a, b, c = kids(root)
     a.sample_indices = [0, 3]  # samples 0 and 3 parsed to the same click
     b.sample_indices, c.sample_indices = [1], [4]
-    root.expansion = batch_of([a.action, b.action, None, a.action, c.action])  # type: ignore[list-item]
+    root.expansions = [batch_of([a.action, b.action, None, a.action, c.action])]  # type: ignore[list-item]
     assert sibling_values(root) == [(0, 0.8), (1, 0.3), (2, 0.0), (3, 0.8)]  # c never visited: no Q
+    b.error = "restore failed"  # a child the browser could not reach honestly trains nothing
+    assert sibling_values(root) == [(0, 0.8), (2, 0.0), (3, 0.8)]
+    root.expansions.append(batch_of([None, c.action]))  # type: ignore[list-item]
+    assert sibling_values(root, 1) == []  # one invalid reply and an unvisited child: no group
+    assert sibling_values(root, 2) == []
+
+
+def test_a_node_whose_tried_children_all_ended_or_changed_nothing_is_a_dead_end() -> None:
+    root = tree((1, 0.0), (1, 0.3))
+    a, b = kids(root)
+    for child in (a, b):
+        child.observation = object()  # type: ignore[assignment]
+    a.terminal, b.same_as = True, 0
+    assert a.leaf and b.leaf and root.dead_end
+    b.same_as = None  # b leads somewhere new: there is more to explore below it
+    assert not root.dead_end
+    b.same_as, a.success = 0, True  # a success below: nothing to widen for
+    assert not root.dead_end
+    assert not MCTSNode(index=0, depth=0).dead_end  # never expanded
 
 
 def test_preference_pair_needs_a_margin() -> None:

@@ -41,7 +41,8 @@ class MCTSNode:
     """One page state of the search tree, reached from its parent by `action`.
 
     `observation` is None until the action has been executed (a child proposed by an expansion but never tried).
-    `sample_indices` are the samples of the parent's expansion batch that parsed to `action` (the first proposed it).
+    `batch` is the parent's expansion (`parent.expansions[batch]`) that first proposed `action`, and `sample_indices`
+    the samples of that batch that parsed to it (the first is the reply the prompt history shows).
     `visits` and `value_sum` are the backed-up statistics: ``Q = value_sum / visits``. `value` is the node's own
     estimate when it was first reached (`blend_value`), `reward` the dense reward of the edge into it.
     """
@@ -50,6 +51,7 @@ class MCTSNode:
     depth: int
     parent: "MCTSNode | None" = None
     action: "Action | None" = None
+    batch: int = 0
     sample_indices: list[int] = field(default_factory=list)
     observation: "Observation | None" = None
     screenshot_digest: str | None = None
@@ -64,8 +66,9 @@ class MCTSNode:
     success: bool = False
     expanded: bool = False
     same_as: int | None = None  # the ancestor whose page this node's page is (the action changed nothing there)
-    expansion: "SampleBatch | None" = None  # the one request whose samples proposed the children
-    invalid: int = 0  # samples of the expansion that did not parse
+    # The requests whose samples proposed the children: one, and one more each time every child tried was a dead end.
+    expansions: list["SampleBatch"] = field(default_factory=list)
+    invalid: int = 0  # samples of the expansions that did not parse
     executions: int = 0  # times the edge's action was executed as a visit (must stay 0 or 1)
     error: str | None = None
     calc: "DenseRewardCalculator | None" = field(default=None, repr=False)  # the reward's memory along the path
@@ -80,6 +83,18 @@ class MCTSNode:
         """Never expanded: the episode ended here, or the page is an ancestor's (expanding it would grow a copy of
         the ancestor's subtree, the transposition a click beside every target makes)."""
         return self.terminal or self.same_as is not None
+
+    @property
+    def expansion(self) -> "SampleBatch | None":
+        """The first expansion: its prompt is the node's (every expansion of a node sends the same one)."""
+        return self.expansions[0] if self.expansions else None
+
+    @property
+    def dead_end(self) -> bool:
+        """Expanded, and every child was tried and is a leaf without success: nothing below it is left to explore,
+        so it is expanded again (K more proposals) rather than revisited forever."""
+        return bool(self.children) and all(c.observation is not None and c.leaf and not c.success or c.error
+                                           for c in self.children.values())
 
     @property
     def q(self) -> float:
@@ -171,22 +186,24 @@ def best_path(root: MCTSNode) -> list[MCTSNode]:
         path.append(node)
 
 
-def sibling_values(node: MCTSNode, *, invalid_value: float = 0.0) -> list[tuple[int, float]]:
-    """(sample index, value) for every sample of the node's expansion whose child was visited: a sample that
-    parsed to an action shares its child's Q, one that did not parse gets `invalid_value` (it makes no progress).
-    What a step group of the learner trains on; children never visited have no Q and are left out."""
+def sibling_values(node: MCTSNode, batch: int = 0, *, invalid_value: float = 0.0) -> list[tuple[int, float]]:
+    """(sample index, value) for every sample of the node's expansion `batch` whose action's child was reached
+    without error: samples that parsed to the same action share its child's Q; one that did not parse gets
+    `invalid_value` (it makes no progress). What a step group of the learner trains on; children never visited
+    have no Q and are left out, and so is a batch with fewer than two values."""
+    if batch >= len(node.expansions):
+        return []
     out: list[tuple[int, float]] = []
-    batch = node.expansion
-    if batch is None:
-        return out
-    by_sample: dict[int, MCTSNode] = {i: c for c in node.children.values() for i in c.sample_indices}
-    for i, sample in enumerate(batch.samples):
-        child = by_sample.get(i)
-        if child is not None and child.visits > 0:
-            out.append((i, child.q))
-        elif sample.action is None and any(c.visits > 0 for c in node.children.values()):
+    reached = 0
+    for i, sample in enumerate(node.expansions[batch].samples):
+        if sample.action is None:
             out.append((i, invalid_value))
-    return out
+            continue
+        child = node.children.get(action_key(sample.action))
+        if child is not None and child.visits > 0 and child.error is None:
+            out.append((i, child.q))
+            reached += 1
+    return out if len(out) >= 2 and reached else []
 
 
 def preference_pair(node: MCTSNode, margin: float) -> tuple[MCTSNode, MCTSNode] | None:

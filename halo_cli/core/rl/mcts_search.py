@@ -134,7 +134,7 @@ class MCTSExplorer:
             if node.leaf or node.depth >= self.config.max_depth:
                 value = node.value if node.value is not None else node.q
                 break
-            if not node.children:
+            if not node.children or node.dead_end:
                 await self.expand(node)
             if not node.children:  # every sample was unparseable: this visit learns nothing new here
                 value = node.value if node.value is not None else 0.0
@@ -155,19 +155,22 @@ class MCTSExplorer:
         out = []
         for child in node.path[1:]:
             parent = child.parent
-            assert parent is not None and parent.observation is not None and parent.expansion is not None
-            out.append(history_step(parent.observation, parent.expansion, child.sample_indices[0]))
+            assert parent is not None and parent.observation is not None
+            out.append(history_step(parent.observation, parent.expansions[child.batch], child.sample_indices[0]))
         return out
 
     async def expand(self, node: MCTSNode) -> None:
-        """K proposals from one request; children keyed by the parsed action, unparseable replies counted."""
+        """K proposals from one request; children keyed by the parsed action, unparseable replies counted. A node
+        expanded again (a dead end) keeps its children and adds the new actions among the K."""
         assert node.observation is not None
         t0 = time.perf_counter()
         batch = await self.policy.sample(node.observation, self.goal, self.history(node), n=self.config.expand_k,
                                          temperature=self.config.temperature)
         self.stats.time_sample_s += time.perf_counter() - t0
         self.stats.expansions += 1
-        node.expansion, node.expanded, node.children, node.invalid = batch, True, {}, 0
+        b = len(node.expansions)
+        node.expansions.append(batch)
+        node.expanded = True
         for i, sample in enumerate(batch.samples):
             if sample.action is None:
                 node.invalid += 1
@@ -175,11 +178,12 @@ class MCTSExplorer:
                 continue
             key = action_key(sample.action)
             if key in node.children:
-                node.children[key].sample_indices.append(i)
+                if node.children[key].batch == b:
+                    node.children[key].sample_indices.append(i)
                 self.stats.duplicates += 1
                 continue
             child = MCTSNode(index=len(self.nodes), depth=node.depth + 1, parent=node, action=sample.action,
-                             sample_indices=[i])
+                             batch=b, sample_indices=[i])
             self.nodes.append(child)
             node.children[key] = child
 

@@ -34,7 +34,7 @@ from halo_cli.core.rl.advantages import denoise, dr_grpo_advantages, scale_by_ba
 from halo_cli.core.rl.critique import Critic
 from halo_cli.core.rl.groups import Group
 from halo_cli.core.rl.learner import LoRALearner
-from halo_cli.core.rl.mcts import MCTSNode, best_path, sibling_values, tree_summary
+from halo_cli.core.rl.mcts import MCTSNode, action_key, best_path, sibling_values, tree_summary
 from halo_cli.core.rl.mcts_search import MCTSExplorer, SearchStats
 from halo_cli.core.rl.online_grpo import OnlineGRPOTrainer, ResumePoint
 from halo_cli.core.rl.progress import DenseRewardCalculator
@@ -56,23 +56,22 @@ class SearchIteration:
 
 
 def tree_groups(nodes: Sequence[MCTSNode], advantage_eps: float, scale: str
-                ) -> list[tuple[MCTSNode, list[int], list[float]]]:
-    """(node, sample indices, advantages) for every expanded node with two or more valued siblings: Dr.GRPO's
-    ``Q - mean(Q)`` per node, then (``scale = "batch"``) one division by the std of every Q in the batch."""
+                ) -> list[tuple[MCTSNode, int, list[int], list[float]]]:
+    """(node, expansion, sample indices, advantages) for every expansion with two or more valued samples: Dr.GRPO's
+    ``Q - mean(Q)`` per expansion (one prompt, one request), then (``scale = "batch"``) one division by the std of
+    every Q in the batch, and values below `advantage_eps` set to 0."""
     out, values = [], []
     for node in nodes:
-        if node.expansion is None:
-            continue
-        pairs = [(i, q) for i, q in sibling_values(node)
-                 if not any(i in c.sample_indices and c.error for c in node.children.values())]
-        if len(pairs) < 2:
-            continue
-        qs = [q for _, q in pairs]
-        values.extend(qs)
-        out.append((node, [i for i, _ in pairs], dr_grpo_advantages(qs)))
+        for b in range(len(node.expansions)):
+            pairs = sibling_values(node, b)
+            if not pairs:
+                continue
+            qs = [q for _, q in pairs]
+            values.extend(qs)
+            out.append((node, b, [i for i, _ in pairs], dr_grpo_advantages(qs)))
     if scale == "batch":
-        out = [(n, idx, scale_by_batch_std([advs], values, advantage_eps)[0]) for n, idx, advs in out]
-    return [(n, idx, denoise(advs, advantage_eps)) for n, idx, advs in out]
+        out = [(n, b, idx, scale_by_batch_std([advs], values, advantage_eps)[0]) for n, b, idx, advs in out]
+    return [(n, b, idx, denoise(advs, advantage_eps)) for n, b, idx, advs in out]
 
 
 class MCTSTrainer:
@@ -136,11 +135,11 @@ class MCTSTrainer:
         assert explorer.root is not None
         t_search = time.perf_counter() - t0
         scored = tree_groups(explorer.nodes, self.settings.grpo.advantage_eps, self.settings.grpo.scale_rewards)
-        advantages = {(n.index, i): a for n, idx, advs in scored for i, a in zip(idx, advs)}
+        advantages = {(n.index, b, i): a for n, b, idx, advs in scored for i, a in zip(idx, advs)}
         path = best_path(explorer.root)
         self._record_path(episode_id, path, advantages)
         self._record_tree(iteration, task, seed, episode_id, explorer, advantages)
-        groups = [Group.from_batch(n.expansion, advs, idx) for n, idx, advs in scored]  # type: ignore[arg-type]
+        groups = [Group.from_batch(n.expansions[b], advs, idx) for n, b, idx, advs in scored]
         stats, measured = await asyncio.to_thread(self.grpo.update_policy, groups)
         summary = tree_summary(explorer.root)
         st = explorer.stats
@@ -169,25 +168,24 @@ class MCTSTrainer:
             self.on_iteration(result)
         return result
 
-    def _record_path(self, episode_id: int, path: list[MCTSNode], advantages: dict[tuple[int, int], float]) -> None:
-        """The best path as the iteration's episode: at each node, every sample of its expansion valued by its
-        child's Q (None: never tried), the one the path took marked chosen."""
+    def _record_path(self, episode_id: int, path: list[MCTSNode],
+                     advantages: dict[tuple[int, int, int], float]) -> None:
+        """The best path as the iteration's episode: at each node, every sample of the expansion that proposed the
+        path's action, valued by its child's Q (None: never tried), the one the path took marked chosen."""
         for t, child in enumerate(path[1:]):
             node = child.parent
-            assert node is not None and node.observation is not None and node.expansion is not None
-            by_sample = {i: c for c in node.children.values() for i in c.sample_indices}
-            values = [by_sample[i].q if i in by_sample and by_sample[i].visits else None
-                      for i in range(len(node.expansion.samples))]
-            step = StepRecord(index=t, observation=node.observation, batch=node.expansion, rewards=values,
-                              components=[by_sample[i].reward_components if i in by_sample else {}
-                                          for i in range(len(values))],
-                              chosen=child.sample_indices[0], successes=[bool(i in by_sample and by_sample[i].success)
-                                                                         for i in range(len(values))])
+            assert node is not None and node.observation is not None
+            batch = node.expansions[child.batch]
+            kids = [node.children.get(action_key(s.action)) if s.action is not None else None for s in batch.samples]
+            step = StepRecord(index=t, observation=node.observation, batch=batch,
+                              rewards=[k.q if k is not None and k.visits else None for k in kids],
+                              components=[k.reward_components if k is not None else {} for k in kids],
+                              chosen=child.sample_indices[0], successes=[bool(k and k.success) for k in kids])
             step_id = record_step(self.store, episode_id, step, done=child is path[-1] and child.terminal,
                                   error=child.error)
             self.store.set_step_reward(step_id, child.reward, child.reward_components)
-            self.store.score_samples(step_id, advantages=[advantages.get((node.index, i))
-                                                          for i in range(len(values))])
+            self.store.score_samples(step_id, advantages=[advantages.get((node.index, child.batch, i))
+                                                          for i in range(len(kids))])
         last = path[-1]
         self.store.finish_episode(
             episode_id, "finished", episode_return=sum(n.reward or 0.0 for n in path[1:]), success=last.success,
@@ -195,16 +193,15 @@ class MCTSTrainer:
                                            "q": last.q, "visits": last.visits})
 
     def _record_tree(self, iteration: int, task: Task, seed: int, episode_id: int, explorer: MCTSExplorer,
-                     advantages: dict[tuple[int, int], float]) -> None:
+                     advantages: dict[tuple[int, int, int], float]) -> None:
         rows, shots, prompts = [], {}, {}
         for n in explorer.nodes:
             parent = n.parent
-            sample = (parent.expansion.samples[n.sample_indices[0]]
-                      if parent is not None and parent.expansion is not None and n.sample_indices else None)
+            sample = parent.expansions[n.batch].samples[n.sample_indices[0]] if parent is not None else None
             rows.append({
                 "node_index": n.index, "parent_index": parent.index if parent is not None else None,
                 "depth": n.depth, "action": n.action.to_dict() if n.action is not None else None,
-                "sample_indices": n.sample_indices or None, "text": sample.text if sample is not None else None,
+                "sample_indices": {"batch": n.batch, "samples": n.sample_indices} if parent is not None else None, "text": sample.text if sample is not None else None,
                 "url": n.observation.url if n.observation is not None else None, "state_key": n.state_hash,
                 "visits": n.visits, "q": n.q if n.visits else None, "value": n.value, "reward": n.reward,
                 "reward_components": n.reward_components or None,
@@ -213,8 +210,7 @@ class MCTSTrainer:
                 "critique_how": n.critique.how if n.critique else None,
                 "terminal": n.terminal, "success": n.success, "executions": n.executions, "invalid": n.invalid,
                 "error": n.error,
-                "advantage": advantages.get((parent.index, n.sample_indices[0])) if parent and n.sample_indices
-                else None,
+                "advantage": advantages.get((parent.index, n.batch, n.sample_indices[0])) if parent else None,
             })
             if n.observation is not None:
                 shots[n.index] = n.observation.screenshot

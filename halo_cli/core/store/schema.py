@@ -204,7 +204,7 @@ def _m008_search_trees(db: Database) -> None:
         {
             "id": int, "tree_id": int, "node_index": int, "parent_index": int, "depth": int,
             "action": str,  # JSON of the edge's action, NULL at the root
-            "sample_indices": str,  # JSON list: the samples of the parent's expansion that parsed to the action
+            "sample_indices": str,  # JSON {"batch": b, "samples": [i, ...]}: the parent's expansion b proposed it
             "text": str,  # the reply that proposed the action
             "url": str, "state_key": str, "screenshot": str,
             "visits": int, "q": float, "value": float, "reward": float, "reward_components": str,

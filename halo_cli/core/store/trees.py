@@ -44,7 +44,7 @@ class SearchNode:
     parent_index: int | None
     depth: int
     action: Any = column(json=True)
-    sample_indices: list[int] | None = column(json=True)
+    sample_indices: dict[str, Any] | None = column(json=True)  # {"batch": b, "samples": [i, ...]}
     text: str | None
     url: str | None
     state_key: str | None
