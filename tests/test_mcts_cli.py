@@ -84,7 +84,7 @@ def test_train_mcts_is_killed_resumed_and_stored(tiny_model_dir: Path, vllm_serv
             assert sum(n.executions or 0 for n in nodes) == tree.stats["executions"] == len(reached) - 1
             for n in nodes[1:]:
                 parent = nodes[n.parent_index]  # type: ignore[index]
-                assert n.depth == parent.depth + 1 and n.action["action"] == "left_click" and n.text
+                assert n.depth == parent.depth + 1 and n.action["kind"] == "left_click" and n.text
                 assert sum(c.visits for c in nodes if c.parent_index == parent.index) <= parent.visits
             critiqued = [n for n in reached if n.critique_how is not None]
             assert critiqued and all(n.critique_text and 0.0 <= n.critique_score <= 1.0 for n in critiqued)

@@ -18,7 +18,7 @@ from halo_cli.core.store.trees import add_tree, list_trees, tree_counts, tree_no
 
 def node(index: int, parent: int | None, *, q: float | None, text: str | None, **extra: object) -> dict[str, object]:
     return {"node_index": index, "parent_index": parent, "depth": 0 if parent is None else 1,
-            "action": None if parent is None else {"action": "left_click", "coordinate": [index, index]},
+            "action": None if parent is None else {"kind": "left_click", "arguments": {"coordinate": [index, index]}},
             "sample_indices": None if parent is None else {"batch": 0, "samples": [index - 1]}, "text": text,
             "visits": 3 if q is not None else 0, "q": q, "value": q, "terminal": False, "success": False,
             "executions": 0 if parent is None else 1, "invalid": 0, **extra}
@@ -48,7 +48,7 @@ def test_a_tree_round_trips_and_exports_its_pair(tmp_path: Path) -> None:
         (tree,) = list_trees(store, run_id)
         assert (tree.id, tree.nodes, tree.simulations, tree.best_q, tree.success) == (tree_id, 4, 3, 0.9, False)
         nodes = tree_nodes(store, tree_id)
-        assert [n.index for n in nodes] == [0, 1, 2, 3] and nodes[1].action["coordinate"] == [1, 1]
+        assert [n.index for n in nodes] == [0, 1, 2, 3] and nodes[1].action["arguments"]["coordinate"] == [1, 1]
         image = nodes[0].prompt[1]["content"][0]  # type: ignore[index]
         assert image["type"] == "image" and store.get_screenshot(image["screenshot"]) == png(1)  # no base64 kept
         assert store.get_screenshot(nodes[1].screenshot) == png(2)  # type: ignore[arg-type]
