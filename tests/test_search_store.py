@@ -4,6 +4,7 @@ uses stay)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -80,3 +81,35 @@ def test_trees_leave_with_their_iterations_and_their_run(tmp_path: Path) -> None
         assert store.get_screenshot(tree_nodes(store, list_trees(store, other)[0].id)[0].screenshot) == png(1)
         with pytest.raises(ExportError, match="no search trees"):
             export_dpo(store, store.start_run("train grpo", {}, "x"), tmp_path / "none")
+
+
+def test_replay_shows_an_episodes_search_tree(tmp_path: Path, no_halo_env: None) -> None:
+    """`halo replay`, key `s` on a `train mcts` episode: its tree, each node with visits, Q and critique."""
+    from views_helpers import screen_text
+
+    from halo_cli.tui.replay import ReplayApp
+    from halo_cli.tui.search_tree import SearchTreeScreen, SearchTreeView
+
+    db = tmp_path / "halo.db"
+    with RunStore(db) as store:
+        run_id = store.start_run("train mcts", {}, "drill:menu@6")
+        write_tree(store, run_id, 1, png(1))
+        (episode,) = store.list_episodes(run_id)
+        store.finish_episode(episode.id, "finished", success=False, episode_return=0.3, length=0)
+
+    async def drive() -> None:
+        with RunStore(db, create=False) as store:
+            app = ReplayApp(store, run_id, graphics="blocks")
+            async with app.run_test(size=(160, 40)) as pilot:
+                await pilot.press("s")
+                await pilot.pause()
+                assert isinstance(app.screen, SearchTreeScreen)
+                view = app.screen.query_one(SearchTreeView)
+                assert len(view.root.children) == 1 and len(view.root.children[0].children) == 3
+                text = screen_text(app)
+                assert "n=3 Q=0.900" in text and "critique 0.90 (score)" in text and "left_click [1, 1]" in text
+                await pilot.press("escape")
+                await pilot.pause()
+                assert not isinstance(app.screen, SearchTreeScreen)
+
+    asyncio.run(drive())
