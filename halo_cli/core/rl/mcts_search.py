@@ -6,7 +6,10 @@ checked against the parent's state key and screenshot digest, since a page canno
 is executed once, the new page is valued (`estimate_value`: self-critique blended with the dense reward and the
 task's own verdict) and the value is backed up the path. A node is expanded the first time a simulation stands on
 it: K actions from ONE `sample(n=K)` request, de-duplicated by their parsed form, the unparseable ones dropped and
-counted. Nothing else executes an action, so each action runs exactly once per visit that first reaches its node
+counted. A child whose page is an ancestor's (a click that changed nothing) is a leaf, as is one where the episode
+ended; a node whose tried children are all such dead ends is expanded again with K more proposals, or a policy that
+missed the one useful target K times at the root would leave the search nothing to do. Nothing else executes an
+action, so each action runs exactly once per visit that first reaches its node
 (`MCTSNode.executions`, which the tests assert is 0 or 1; Agent Q's released code executes some actions twice);
 the replays of restores are counted apart (`SearchStats.replayed_actions`).
 
