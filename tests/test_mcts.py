@@ -66,6 +66,15 @@ def test_the_exploration_term_can_outweigh_a_higher_q() -> None:
     assert ucb1_select(root, 1.414) is kids(root)[1]
 
 
+def test_visited_leaves_are_passed_over_while_another_child_is_open() -> None:
+    root = tree((1, 1.0), (1, 0.9), (4, 0.8))
+    a, b, c = kids(root)
+    a.terminal, b.same_as = True, 0  # an ending and a click that changed nothing: their values are exact
+    assert ucb1_select(root, 1.414) is c  # by UCB1 alone a (Q 1.0, 1 visit) would win
+    c.terminal = True
+    assert ucb1_select(root, 1.414) is a  # nothing open: all compete again
+
+
 def test_selecting_from_a_leaf_is_an_error() -> None:
     with pytest.raises(ValueError):
         ucb1_select(MCTSNode(index=0, depth=0), 1.0)

@@ -171,3 +171,22 @@ def test_a_node_is_reached_by_a_verified_restore(world: tuple[BrowserEnv, Task, 
     assert run(explorer.visit(second)) == 0.0
     assert second.error is not None and second.error.startswith("restore failed") and second.executions == 0
     assert explorer.stats.restore_failures == 1
+
+
+def test_an_unreadable_critique_is_the_fallback_and_counted(world: tuple[BrowserEnv, Task, PolicyCaller],
+                                                            settings: Settings, run) -> None:
+    """Unconstrained, the random tiny model writes no score: the critique falls back to `critique_fallback`, keeps
+    the reply for inspection, and is counted. Constrained, it always states one."""
+    env, task, policy = world
+    ep = run(env.reset(task, 0))
+    obs = ep.observation
+    run(ep.close())
+    assert obs is not None
+    free = Critic(policy.client, settings.mcts, constrained=False)
+    critique = run(free.judge(obs, "Open the menu.", []))
+    if critique.how == "fallback":  # a random model could, rarely, type a digit
+        assert critique.score == settings.mcts.critique_fallback and free.unreadable == 1
+    assert free.asked == 1 and critique.text
+    held = Critic(policy.client, settings.mcts, constrained=True)
+    critique = run(held.judge(obs, "Open the menu.", ["Step 1: left_click [500, 500]"]))
+    assert critique.how == "score" and critique.text.startswith("Score: ") and held.unreadable == 0

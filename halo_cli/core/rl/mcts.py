@@ -7,7 +7,8 @@ does that against the browser is `mcts_search.MCTSExplorer`; this module holds w
 functions with unit tests (tests/test_mcts.py).
 
 * UCB1 (Auer, Cesa-Bianchi and Fischer 2002, eq. in §2; Agent Q eq. 3):
-  ``UCB(s, a) = Q(s, a) + C * sqrt(ln N(s) / n(s, a))``; a child never visited is selected first.
+  ``UCB(s, a) = Q(s, a) + C * sqrt(ln N(s) / n(s, a))``; a child never visited is selected first, and a visited
+  leaf (an ending, or a page seen higher up the path) is passed over while a sibling is open.
 * Backpropagation (Agent Q eq. 4): every node on the path gets ``n += 1`` and ``Q <- (Q * n + v) / (n + 1)``,
   kept as a running sum so ``Q = W / n``.
 * Value of a new node (Agent Q §4.2 blends the MCTS value with AI feedback by a weight alpha): a success is 1, a
@@ -132,11 +133,17 @@ def ucb1(q: float, visits: int, parent_visits: int, c: float) -> float:
 
 def ucb1_select(node: MCTSNode, c: float) -> MCTSNode:
     """The child UCB1 picks: the first unvisited child in proposal order, else the highest score, ties to the
-    earlier-proposed child (deterministic, so a test can say which)."""
+    earlier-proposed child (deterministic, so a test can say which).
+
+    A leaf already visited (the episode ended there, or its page is an ancestor's) is passed over while another
+    child is open: its value is exact in a deterministic page, so visiting it again would spend a simulation on
+    nothing new (MCTS-Solver's proven nodes, Winands et al. 2008). When every child is such a leaf, all compete."""
     if not node.children:
         raise ValueError(f"node {node.index} has no children to select from")
+    children = list(node.children.values())
+    pool = [ch for ch in children if not (ch.visits and ch.leaf)] or children
     best, best_score = None, -math.inf
-    for child in node.children.values():
+    for child in pool:
         score = ucb1(child.q, child.visits, node.visits, c)
         if score > best_score:
             best, best_score = child, score
