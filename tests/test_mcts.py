@@ -17,7 +17,6 @@ from halo_cli.core.rl.mcts import (
     best_path,
     blend_value,
     dense_to_unit,
-    preference_pair,
     sibling_values,
     ucb1,
     ucb1_select,
@@ -160,14 +159,6 @@ def test_a_node_whose_tried_children_all_ended_or_changed_nothing_is_a_dead_end(
     b.same_as, a.success = 0, True  # a success below: nothing to widen for
     assert not root.dead_end
     assert not MCTSNode(index=0, depth=0).dead_end  # never expanded
-
-
-def test_preference_pair_needs_a_margin() -> None:
-    root = tree((2, 1.6), (1, 0.3), (3, 1.5))
-    a, b, c = kids(root)
-    assert preference_pair(root, 0.1) == (a, b)
-    assert preference_pair(root, 0.6) is None
-    assert preference_pair(tree((1, 0.5)), 0.0) is None
 
 
 @pytest.mark.parametrize("text, score, how", [

@@ -213,19 +213,6 @@ def sibling_values(node: MCTSNode, batch: int = 0, *, invalid_value: float = 0.0
     return out if len(out) >= 2 and reached else []
 
 
-def preference_pair(node: MCTSNode, margin: float) -> tuple[MCTSNode, MCTSNode] | None:
-    """Agent Q's node-level preference: the best and the worst visited sibling under `node`, when their Qs differ
-    by more than `margin` (ties to the earlier proposal)."""
-    visited = [c for c in node.children.values() if c.visits > 0]
-    if len(visited) < 2:
-        return None
-    best = max(visited, key=lambda c: (c.q, -c.index))
-    worst = min(visited, key=lambda c: (c.q, c.index))
-    if best is worst or best.q - worst.q <= margin:
-        return None
-    return best, worst
-
-
 def tree_summary(root: MCTSNode) -> dict[str, Any]:
     """Counts a run's metrics and `halo runs show` report about one tree."""
     nodes = root.walk()
