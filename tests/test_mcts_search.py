@@ -190,3 +190,16 @@ def test_an_unreadable_critique_is_the_fallback_and_counted(world: tuple[Browser
     held = Critic(policy.client, settings.mcts, constrained=True)
     critique = run(held.judge(obs, "Open the menu.", ["Step 1: left_click [500, 500]"]))
     assert critique.how == "score" and critique.text.startswith("Score: ") and held.unreadable == 0
+
+
+def test_a_search_ends_at_its_time_budget(world: tuple[BrowserEnv, Task, PolicyCaller], settings: Settings,
+                                          run) -> None:
+    env, task, policy = world
+    settings = settings.model_copy(deep=True)
+    settings.mcts.critique, settings.mcts.time_budget_s = False, 1e-9
+    ep = run(env.reset(task, 0))
+    root, goal = ep.observation, ep.goal
+    run(ep.close())
+    explorer = MCTSExplorer(policy, env, settings.mcts, settings=settings, task=task, seed=0, goal=goal)
+    path = run(explorer.search(root))  # type: ignore[arg-type]
+    assert explorer.stats.stopped == "time budget" and explorer.stats.simulations == 0 and path == []
