@@ -110,12 +110,15 @@ def show(
     run: Annotated[str, typer.Argument(help="Run id, or a unique prefix of one.")],
     db: DbOption = None,
 ) -> None:
-    """A run's resolved config and its latest metrics."""
+    """A run's resolved config and its latest metrics (and its search trees, for `train mcts` runs)."""
+    from halo_cli.core.store.trees import tree_counts
+
     with _open(ctx, db, run) as store:
         r = store.get_run(run)
         metrics = store.last_metrics(r.id)
         episodes = store.list_episodes(r.id)
         adapters = store.list_adapters(r.id)
+        trees = tree_counts(store, r.id)
     console = stdout_console()
     finished = [e for e in episodes if e.status == "finished"]
     successes = sum(1 for e in finished if e.success)
@@ -129,6 +132,8 @@ def show(
         ("ended", _local_time(r.ended)),
         ("episodes", f"{len(episodes)} ({len(finished)} finished, {successes} successful)"),
         ("adapters", ", ".join(f"v{a.version}{' (loaded)' if a.loaded else ''}" for a in adapters) or "-"),
+        *([("search trees", f"{trees.trees} ({trees.successful} found a success), {trees.nodes} nodes, "
+            f"{trees.critiques} critiques ({trees.unreadable_critiques} unreadable)")] if trees.trees else []),
         ("git", r.git_rev or "-"),
         ("host", r.host or "-"),
         ("halo", r.halo_version or "-"),
@@ -158,15 +163,18 @@ def show(
 def export(
     ctx: typer.Context,
     run: Annotated[str, typer.Argument(help="Run id, or a unique prefix of one.")],
-    format_: Annotated[str, typer.Option("--format", "-f", help="Output format: jsonl.")] = "jsonl",
+    format_: Annotated[str, typer.Option(
+        "--format", "-f", help="Output format: jsonl (trajectories) | dpo (preference pairs of search trees).")] = "jsonl",
     out: Annotated[
         Optional[Path],
         typer.Option("--out", "-o", help="Output folder (default: exports/<run id> beside the store)."),
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Trajectories as JSON Lines (one episode per line) with their screenshots as PNG files."""
+    """Trajectories as JSON Lines (one episode per line) with their screenshots as PNG files; `--format dpo`: the
+    preference pairs of a `train mcts` run's search trees (best vs worst sibling by Q) for DPO."""
     from halo_cli.core.store import FORMATS, export_jsonl
+    from halo_cli.core.store.dpo import export_dpo
 
     if format_ not in FORMATS:
         # A HaloError rather than a click exception: typer vendors its own click, so only ours is certain
@@ -175,6 +183,10 @@ def export(
     with _open(ctx, db, run) as store:
         r = store.get_run(run)
         target = out if out is not None else store.path.parent / "exports" / r.id
+        if format_ == "dpo":
+            pairs = export_dpo(store, r.id, target)
+            typer.echo(f"wrote {pairs.pairs} preference pairs to {pairs.path} ({pairs.screenshots} screenshots)")
+            return
         result = export_jsonl(store, r.id, target)
     typer.echo(f"wrote {result.trajectories} trajectories to {result.path} ({result.screenshots} screenshots)")
 

@@ -1,4 +1,5 @@
-"""`halo train grpo`: online GRPO on live browser tasks, LoRA updates hot-reloaded into vLLM."""
+"""`halo train grpo`: online GRPO on live browser tasks, LoRA updates hot-reloaded into vLLM; `halo train mcts`:
+Agent-Q-style tree search whose sibling groups feed the same update."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from halo_cli.core.termination import interrupt_on_termination
 if TYPE_CHECKING:
     from halo_cli.core.store import RunStore
 
-app = typer.Typer(help="Train the policy online: GRPO on live browser tasks.", no_args_is_help=True)
+app = typer.Typer(help="Train the policy online: GRPO or tree search on live browser tasks.", no_args_is_help=True)
 console = Console(stderr=True)
 
 _SHOWN = ("mean_reward", "success_rate", "sample_success_rate", "reward_std", "invalid_action_rate", "loss",
@@ -56,11 +57,12 @@ def _line(it: int, m: dict[str, float]) -> str:
     return f"iteration {it}: " + "  ".join(parts) + f"  ({times})"
 
 
-def _resume_settings(ctx: typer.Context, store: RunStore, run_ref: str, overrides: dict[str, Any]) -> tuple[str, Settings]:
+def _resume_settings(ctx: typer.Context, store: RunStore, run_ref: str, overrides: dict[str, Any],
+                     command: str = "train grpo") -> tuple[str, Settings]:
     """The resumed run's own settings, with what this command line says explicitly on top (e.g. more episodes)."""
     run = store.get_run(run_ref)
-    if run.command != "train grpo":
-        raise ConfigError(f"run {run.id} is a '{run.command}' run, not 'train grpo'")
+    if run.command != command:
+        raise ConfigError(f"run {run.id} is a '{run.command}' run, not '{command}'")
     root = root_options(ctx)
     merged = deep_merge(run.config, overrides_from_pairs(root.set_pairs), overrides)
     try:
@@ -188,3 +190,129 @@ async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, cl
             raise
         if shared:
             await asyncio.to_thread(trainer.unload_adapters)
+
+
+def _mcts_line(it: int, m: dict[str, float]) -> str:
+    shown = ("success_rate", "search_success", "tree_nodes", "tree_depth", "best_q", "groups", "loss")
+    parts = [f"{k}={m[k]:.3g}" for k in shown if k in m]
+    times = f"search {m.get('time_search_s', 0):.1f}s learn {m.get('time_learn_s', 0):.1f}s " \
+            f"reload {m.get('time_reload_s', 0):.1f}s"
+    return f"search {it}: " + "  ".join(parts) + f"  ({times})"
+
+
+@app.command("mcts")
+def mcts(
+    ctx: typer.Context,
+    domain: DomainOption = None,
+    num_simulations: Annotated[Optional[int], typer.Option(help="Simulations per search.")] = None,
+    ucb_c: Annotated[Optional[float], typer.Option(help="Exploration constant C of UCB1.")] = None,
+    expand_k: Annotated[Optional[int], typer.Option(help="Actions sampled when a node is expanded.")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="Weight of the self-critique in a node's value.")] = None,
+    max_depth: Annotated[Optional[int], typer.Option(help="Actions from the root at most.")] = None,
+    policy_url: PolicyUrlOption = None,
+    sites: SitesOption = None,
+    episodes: Annotated[Optional[int], typer.Option(help="Searches to run (one policy update after each).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate of the LoRA weights.")] = None,
+    seed: SeedOption = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue a run from its last checkpoint.")] = None,
+    profile: ProfileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Agent-Q-style tree search: UCB1 over browser states, self-critique values, one LoRA update per search from
+    its sibling groups, hot reload into vLLM; every tree is stored (`halo runs show`, `halo runs export --format dpo`).
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does: the run is recorded as aborted and a server it started is stopped.
+    """
+    from halo_cli.core.runtime import check_policy_url
+
+    policy_url = check_policy_url(policy_url)
+    overrides = drop_none({
+        "mcts": {"num_simulations": num_simulations, "ucb_c": ucb_c, "expand_k": expand_k, "alpha": alpha,
+                 "max_depth": max_depth},
+        "grpo": {"episodes": episodes, "lr": lr, "seed": seed},
+        "env": {"sites": sites},
+    })
+    from halo_cli.core.store import RunStore
+
+    if resume is not None:
+        probe = settings_for(ctx, config=config, profile=profile)
+        store = RunStore(probe.store.path, create=False)
+        run_id, settings = _resume_settings(ctx, store, resume, overrides, command="train mcts")
+        domain = store.get_run(run_id).domain or domain
+    else:
+        if domain is None:
+            raise ConfigError("--domain is required (e.g. --domain gomail or --domain drill:sequence@0)")
+        settings = settings_for(ctx, overrides, config=config, profile=profile)
+        store = RunStore(settings.store.path)
+        run_id = None
+    try:
+        _train_mcts(settings, store, domain or "", run_id, policy_url)
+    finally:
+        store.close()
+
+
+def _train_mcts(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None, *,
+                out: Console = console) -> None:
+    from halo_cli.core.rl.learner import LoRALearner
+    from halo_cli.core.runtime import PolicyRuntime, run_dir, run_status, task_sources
+
+    with interrupt_on_termination(), task_sources(settings, domain, out.print) as (sources, tasks):
+        run_id = resume_id or store.start_run("train mcts", settings_to_dict(settings), domain)
+        if resume_id:
+            store.reopen_run(run_id)
+        rdir = run_dir(settings, run_id)
+        m = settings.mcts
+        out.print(f"run [bold]{run_id}[/] ({'resumed' if resume_id else 'new'}): {len(tasks)} task(s), "
+                  f"{m.num_simulations} simulations, K={m.expand_k}, C={m.ucb_c:g}, alpha={m.alpha:g}, "
+                  f"depth {m.max_depth}; store {store.path}")
+        try:
+            with run_status(store, run_id), progress_bar(out) as bar:
+                start = bar.add_task("starting vLLM", total=None)
+                runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=rdir / "vllm.log",
+                                        progress=server_progress(bar, start))
+                with runtime as client:
+                    bar.update(start, description="loading the learner")
+                    learner = LoRALearner.from_settings(settings)
+                    bar.remove_task(start)
+                    asyncio.run(_mcts_loop(settings, store, run_id, rdir, client, learner, tasks, sources, resume_id,
+                                           bar, runtime.server_alive, shared=policy_url is not None))
+        finally:
+            out.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
+
+
+async def _mcts_loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,
+                     tasks: list[Any], sources: list[Any], resume_id: str | None, bar: Progress,
+                     server_alive: Any, shared: bool) -> None:
+    from halo_cli.core.env.browser import BrowserEnv
+    from halo_cli.core.rl.mcts_trainer import MCTSTrainer, SearchIteration
+
+    async with BrowserEnv(settings.browser, sources) as env:
+        trainer = MCTSTrainer(settings, client=client, learner=learner, env=env, tasks=tasks, store=store,
+                              run_id=run_id, run_dir=rdir, server_alive=server_alive)
+        if resume_id:
+            point = await asyncio.to_thread(trainer.resume)
+            bar.console.print(point.message)
+        total = settings.grpo.episodes
+        progress = bar.add_task("searches", total=total, completed=trainer.iteration)
+        sims = bar.add_task("simulations", total=settings.mcts.num_simulations)
+
+        def on_simulation(stats: Any) -> None:
+            bar.update(sims, completed=stats.simulations,
+                       description=f"simulations ({stats.executions} actions run, {stats.restores} restores)")
+
+        def on_iteration(result: SearchIteration) -> None:
+            bar.update(progress, completed=result.iteration)
+            bar.reset(sims, total=settings.mcts.num_simulations, description="simulations")
+            bar.console.print(_mcts_line(result.iteration, result.metrics))
+
+        trainer.on_iteration = on_iteration
+        trainer.on_simulation = on_simulation
+        trainer.grpo.rollouts.notify = bar.console.print
+        trainer.policy.on_wait = server_wait_progress(bar)
+        try:
+            await trainer.atrain(total)
+        except asyncio.CancelledError:
+            trainer.policy.stop_waiting()
+            raise
+        if shared:
+            await asyncio.to_thread(trainer.grpo.unload_adapters)

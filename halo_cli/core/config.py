@@ -290,6 +290,34 @@ class GRPOSettings(_Section):
         return self
 
 
+class MCTSSettings(_Section):
+    """Agent-Q-style tree search (`halo train mcts`, core/rl/mcts_search.py). Each default's reason is beside it."""
+
+    # Agent Q ran ~50 simulations per decision on live sites; each simulation here executes at most one action.
+    num_simulations: int = Field(50, ge=1, description="simulations per search (each executes at most one action)")
+    # sqrt(2): UCB1's constant for values in [0, 1] (Auer et al. 2002); node values here are in [0, 1].
+    ucb_c: float = Field(1.414, ge=0, description="exploration constant C of UCB1")
+    # One n=K request per expansion; K=4 keeps a node's siblings few enough that each is tried within the budget.
+    expand_k: int = Field(4, ge=1, description="actions sampled (one request) when a node is expanded")
+    # The self-critique and the dense reward weigh the same until one is shown to predict success better.
+    alpha: float = Field(0.5, ge=0, le=1, description="weight of the self-critique in a node's value (rest: reward)")
+    # The dense reward's per-step terms are ~0.1-0.3 (valid action, new state) and -1 (a loop): tanh(r/0.5) keeps
+    # them apart in [0, 1] without a success bonus (success is valued 1 on its own) saturating the scale.
+    reward_scale: float = Field(0.5, gt=0, description="dense reward r maps to 0.5 + 0.5 tanh(r / reward_scale)")
+    # REAL tasks take 5-15 actions; a deeper tree costs a longer replay per restore (~25 ms/action, more on sites).
+    max_depth: int = Field(5, ge=1, description="actions from the root at most (the episode's step budget)")
+    # A search must end even where restores are slow (hosted sites): the simulations left are skipped, said so.
+    time_budget_s: float | None = Field(None, gt=0, description="wall-clock seconds per search (None: no limit)")
+    # Agent Q's critique is the policy model itself; a short reply with the score keeps the call cheap.
+    critique: bool = Field(True, description="ask the policy model to judge each new node's progress")
+    critique_max_tokens: int = Field(96, ge=8, description="longest critique reply")
+    # A critique that says nothing readable counts as "no idea": halfway, neither rewarded nor punished.
+    critique_fallback: float = Field(0.5, ge=0, le=1, description="value of an unreadable critique (counted)")
+    # Agent Q keeps pairs whose Q differs by a margin; smaller gaps are mostly the critique's noise.
+    dpo_margin: float = Field(0.1, ge=0, description="least |Q(chosen) - Q(rejected)| of an exported preference pair")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of expansions (K distinct proposals)")
+
+
 class StoreSettings(_Section):
     path: Path = Field(Path("runs/halo.db"), description="SQLite run store")
 
@@ -333,6 +361,7 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+    mcts: MCTSSettings = Field(default_factory=MCTSSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     reward: RewardSettings = Field(default_factory=RewardSettings)
 

@@ -92,6 +92,7 @@ class RunScreen(Screen[None]):
         Binding("i", "toggle('iteration')", "this iteration"),
         Binding("slash", "search", "search"),
         Binding("c", "clear", "clear filters"),
+        Binding("s", "search_tree", "search tree"),
         Binding(">", "page(1)", "next page", show=False),
         Binding("<", "page(-1)", "prev page", show=False),
         Binding("tab", "app.focus_next", "switch table", show=False),
@@ -237,6 +238,16 @@ class RunScreen(Screen[None]):
             value = {"domain": self.episode.domain, "task": self.episode.task_id,
                      "iteration": self.episode.iteration}[facet]
             self.set_filter(replace(self.flt, **{facet: value}))
+
+    def action_search_tree(self) -> None:
+        """The search tree behind the episode (a `train mcts` best path), when it has one."""
+        from halo_cli.tui.search_tree import SearchTreeScreen, episode_tree
+
+        tree = episode_tree(self.views.store, self.episode.id) if self.episode is not None else None
+        if tree is None:
+            self.notify("this episode has no search tree (only `halo train mcts` episodes do)")
+            return
+        self.app.push_screen(SearchTreeScreen(self.views.store, tree))
 
     def action_clear(self) -> None:
         self.set_filter(EpisodeFilter())

@@ -262,6 +262,19 @@ class VLLMPolicyClient:
             resp = await self._async.chat.completions.create(**req)
         return self._batch(resp, messages, t0, viewport)
 
+    async def achat(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
+                    model: str | None = None, regex: str | None = None) -> str:
+        """One free-form reply to `messages` (the tree search's self-critique asks the policy model to judge a page),
+        under `regex` when given (vLLM's structured outputs), with the same error mapping as sampling."""
+        extra: dict[str, Any] = dict(SAMPLING_DEFAULTS)
+        if regex is not None:
+            extra["structured_outputs"] = {"regex": regex}
+        with self._errors():
+            resp = await self._async.chat.completions.create(
+                model=model or self.model, messages=messages, n=1, temperature=temperature,  # type: ignore[arg-type]
+                max_tokens=max_tokens, extra_body=extra)
+        return resp.choices[0].message.content or ""
+
     def sample_actions(self, screenshot: bytes, goal: str, n: int = 8, temperature: float = 0.7) -> list[str]:
         """The seed's API: n raw replies for one screenshot and goal."""
         return self.sample(screenshot, goal, n=n, temperature=temperature).texts

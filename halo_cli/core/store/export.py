@@ -33,7 +33,7 @@ from halo_cli.core.store.store import Episode, RunStore, Sample, Step
 TRAJECTORIES_FILE = "trajectories.jsonl"
 RUN_FILE = "run.json"
 SCREENSHOT_DIR = "screenshots"
-FORMATS = ("jsonl",)
+FORMATS = ("jsonl", "dpo")  # dpo: preference pairs from search trees (dpo.py)
 
 
 class ExportError(HaloError):

@@ -181,6 +181,46 @@ def _m007_run_owner(db: Database) -> None:
     db["runs"].add_column("pid_start", str)
 
 
+def _m008_search_trees(db: Database) -> None:
+    """The trees of `halo train mcts`, so a search can be inspected and its preference pairs exported afterwards:
+    one `search_trees` row per search (its task instance, the episode that holds its best path, its counters) and
+    one `search_nodes` row per node. A node's row is also the edge into it (the parent's index and the action, the
+    reply that proposed it); it holds the backed-up visits and Q, its own value, the self-critique's reply and
+    score, the dense reward of the edge, its screenshot (the `screenshots` table) and, for an expanded node, the
+    prompt its children were sampled from (images as screenshot hashes)."""
+    db["search_trees"].create(
+        {
+            "id": int, "run_id": str, "iteration": int, "episode_id": int, "task_id": str, "seed": int,
+            "simulations": int, "nodes": int, "success": int, "best_q": float,
+            "stats": str,  # JSON: executions, restores, replayed actions, times, critique counts
+            "created": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id"), ("episode_id", "episodes", "id")],
+        not_null={"run_id", "iteration", "task_id", "created"},
+    )
+    db["search_trees"].create_index(["run_id", "iteration"], index_name="idx_search_trees_run")
+    db["search_nodes"].create(
+        {
+            "id": int, "tree_id": int, "node_index": int, "parent_index": int, "depth": int,
+            "action": str,  # JSON of the edge's action, NULL at the root
+            "sample_indices": str,  # JSON {"batch": b, "samples": [i, ...]}: the parent's expansion b proposed it
+            "text": str,  # the reply that proposed the action
+            "url": str, "state_key": str, "screenshot": str,
+            "visits": int, "q": float, "value": float, "reward": float, "reward_components": str,
+            "critique_text": str, "critique_score": float, "critique_how": str,
+            "terminal": int, "success": int, "executions": int, "invalid": int, "error": str,
+            "advantage": float,  # what the learner trained the action with (NULL: not trained on)
+            "prompt": str,  # JSON messages of the node's expansion, images as {"screenshot": hash}
+        },
+        pk="id",
+        foreign_keys=[("tree_id", "search_trees", "id"), ("screenshot", "screenshots", "hash")],
+        not_null={"tree_id", "node_index", "depth", "visits"},
+    )
+    db["search_nodes"].create_index(["tree_id", "node_index"], index_name="idx_search_nodes_tree", unique=True)
+    db["search_nodes"].create_index(["screenshot"], index_name="idx_search_nodes_screenshot")
+
+
 MIGRATIONS: list[Migration] = [
     _m001_initial,
     _m002_episode_policy,
@@ -189,6 +229,7 @@ MIGRATIONS: list[Migration] = [
     _m005_sample_components,
     _m006_view_indexes,
     _m007_run_owner,
+    _m008_search_trees,
 ]
 
 

@@ -329,6 +329,12 @@ class RunStore:
                         [run_id],
                     ).fetchall()
                 ]
+                trees = "select id from search_trees where run_id = ?"
+                hashes += [r[0] for r in self.db.execute(
+                    f"select distinct screenshot from search_nodes where screenshot is not null and tree_id in "
+                    f"({trees})", [run_id]).fetchall()]
+                self._table("search_nodes").delete_where(f"tree_id in ({trees})", [run_id])
+                self._table("search_trees").delete_where("run_id = ?", [run_id])
                 self._table("samples").delete_where(f"step_id in ({steps})", [run_id])
                 self._table("steps").delete_where(f"episode_id in ({episodes})", [run_id])
                 self._table("episodes").delete_where("run_id = ?", [run_id])
@@ -337,7 +343,8 @@ class RunStore:
                 self._table("runs").delete_where("id = ?", [run_id])
                 for h in hashes:
                     self._table("screenshots").delete_where(
-                        "hash = ? and not exists (select 1 from steps where steps.screenshot = ?)", [h, h]
+                        "hash = ? and not exists (select 1 from steps where steps.screenshot = ?)"
+                        " and not exists (select 1 from search_nodes where search_nodes.screenshot = ?)", [h, h, h]
                     )
             # Screenshots dominate the file; give their pages back to the file system.
             with self._write():
@@ -641,7 +648,11 @@ class RunStore:
         episodes = "select id from episodes where run_id = ? and iteration > ?"
         steps = f"select id from steps where episode_id in ({episodes})"
         counts: dict[str, int] = {}
+        trees = "select id from search_trees where run_id = ? and iteration > ?"
         with self._write():
+            # Search trees (`halo train mcts`) of those iterations go too, before the episodes they point at.
+            self.db.execute(f"delete from search_nodes where tree_id in ({trees})", [run_id, iteration])
+            self.db.execute("delete from search_trees where run_id = ? and iteration > ?", [run_id, iteration])
             for table, where, args in (
                 ("samples", f"step_id in ({steps})", [run_id, iteration]),
                 ("steps", f"episode_id in ({episodes})", [run_id, iteration]),
