@@ -140,3 +140,16 @@ def test_marked_draws_the_marker_where_the_action_was() -> None:
     assert img.getpixel((x, y)) == MARK  # the dot
     assert img.getpixel((5, 5)) == (255, 255, 255)  # far from the crosshair the page is untouched
     assert marked(buf.getvalue(), None).size == (1280, 720)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("points", [
+    [(1, 1.0), (2, 0.9999999999999998)],  # an IS weight at float precision: pygal's tick loop never ended on it
+    [(1, 1.0), (2, 1.0)], [(1, 0.0), (2, 0.0)], [(1, 0.0)], [(1, -2.0), (2, -2.0000000000001)],
+    [(1, 1e-9), (2, 2e-9)], [(1, 3.5), (2, 8.6), (3, 1e-17)],
+])
+def test_report_plots_draw_flat_and_float_noise_curves(points: list[tuple[int, float]]) -> None:
+    from halo_cli.tui.report.plots import metric_svg
+
+    svg = metric_svg("is weight", points)
+    assert svg.startswith("<svg") and "<script" not in svg and "is weight" in svg
