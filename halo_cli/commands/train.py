@@ -4,6 +4,7 @@ Agent-Q-style tree search whose sibling groups feed the same update."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -134,8 +135,7 @@ def grpo(
 def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None, *,
            out: Console = console, on_run: Callable[[str], None] | None = None) -> None:
     """Trains, printing on `out`; `on_run` hears the run id as soon as the run exists (the dashboard follows it)."""
-    from halo_cli.core.rl.learner import LoRALearner
-    from halo_cli.core.runtime import PolicyRuntime, run_dir, run_status, task_sources
+    from halo_cli.core.runtime import run_dir, task_sources
 
     with interrupt_on_termination(), task_sources(settings, domain, out.print) as (sources, tasks):
         run_id = resume_id or store.start_run("train grpo", settings_to_dict(settings), domain)
@@ -146,19 +146,31 @@ def _train(settings: Settings, store: RunStore, domain: str, resume_id: str | No
         rdir = run_dir(settings, run_id)
         out.print(f"run [bold]{run_id}[/] ({'resumed' if resume_id else 'new'}): {len(tasks)} task(s), "
                   f"group={settings.grpo.group} G={settings.grpo.num_generations}; store {store.path}")
-        try:
-            with run_status(store, run_id), progress_bar(out) as bar:
-                start = bar.add_task("starting vLLM", total=None)
-                runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=rdir / "vllm.log",
-                                        progress=server_progress(bar, start))
-                with runtime as client:
-                    bar.update(start, description="loading the learner")
-                    learner = LoRALearner.from_settings(settings)
-                    bar.remove_task(start)
-                    asyncio.run(_loop(settings, store, run_id, rdir, client, learner, tasks, sources, resume_id, bar,
-                                      runtime.server_alive, shared=policy_url is not None))
-        finally:
-            out.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
+        _serve_and_train(settings, store, run_id, rdir, out, policy_url, functools.partial(
+            _loop, settings, store, run_id, rdir, tasks=tasks, sources=sources, resume_id=resume_id))
+
+
+def _serve_and_train(settings: Settings, store: RunStore, run_id: str, rdir: Path, out: Any, policy_url: str | None,
+                     loop: Any) -> None:
+    """The part `train grpo` and `train mcts` share: vLLM (started or reached), the learner, then the trainer's
+    loop, `loop(client=, learner=, bar=, server_alive=, shared=)`, under the run's status and one progress display;
+    the run's final status is said whatever happened."""
+    from halo_cli.core.rl.learner import LoRALearner
+    from halo_cli.core.runtime import PolicyRuntime, run_status
+
+    try:
+        with run_status(store, run_id), progress_bar(out) as bar:
+            start = bar.add_task("starting vLLM", total=None)
+            runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=rdir / "vllm.log",
+                                    progress=server_progress(bar, start))
+            with runtime as client:
+                bar.update(start, description="loading the learner")
+                learner = LoRALearner.from_settings(settings)
+                bar.remove_task(start)
+                asyncio.run(loop(client=client, learner=learner, bar=bar, server_alive=runtime.server_alive,
+                                 shared=policy_url is not None))
+    finally:
+        out.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
 
 
 async def _loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,
@@ -253,8 +265,7 @@ def mcts(
 
 def _train_mcts(settings: Settings, store: RunStore, domain: str, resume_id: str | None, policy_url: str | None, *,
                 out: Console = console) -> None:
-    from halo_cli.core.rl.learner import LoRALearner
-    from halo_cli.core.runtime import PolicyRuntime, run_dir, run_status, task_sources
+    from halo_cli.core.runtime import run_dir, task_sources
 
     with interrupt_on_termination(), task_sources(settings, domain, out.print) as (sources, tasks):
         run_id = resume_id or store.start_run("train mcts", settings_to_dict(settings), domain)
@@ -265,19 +276,8 @@ def _train_mcts(settings: Settings, store: RunStore, domain: str, resume_id: str
         out.print(f"run [bold]{run_id}[/] ({'resumed' if resume_id else 'new'}): {len(tasks)} task(s), "
                   f"{m.num_simulations} simulations, K={m.expand_k}, C={m.ucb_c:g}, alpha={m.alpha:g}, "
                   f"depth {m.max_depth}; store {store.path}")
-        try:
-            with run_status(store, run_id), progress_bar(out) as bar:
-                start = bar.add_task("starting vLLM", total=None)
-                runtime = PolicyRuntime(settings, policy_url=policy_url, log_path=rdir / "vllm.log",
-                                        progress=server_progress(bar, start))
-                with runtime as client:
-                    bar.update(start, description="loading the learner")
-                    learner = LoRALearner.from_settings(settings)
-                    bar.remove_task(start)
-                    asyncio.run(_mcts_loop(settings, store, run_id, rdir, client, learner, tasks, sources, resume_id,
-                                           bar, runtime.server_alive, shared=policy_url is not None))
-        finally:
-            out.print(f"run {run_id} {store.get_run(run_id).status}; inspect it with: halo runs show {run_id}")
+        _serve_and_train(settings, store, run_id, rdir, out, policy_url, functools.partial(
+            _mcts_loop, settings, store, run_id, rdir, tasks=tasks, sources=sources, resume_id=resume_id))
 
 
 async def _mcts_loop(settings: Settings, store: RunStore, run_id: str, rdir: Path, client: Any, learner: Any,
