@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = args.model or build_tiny_model()
     settings = load_settings(profile="local", overrides={"model": {"name": str(model_dir), "served_name": "halo-tiny"}})
     learner = LoRALearner.from_settings(settings)
-    regex = tool_call_regex(settings.grpo.constrained_actions)
+    regex = tool_call_regex(settings.grpo.constrained_actions, region=settings.grpo.constrained_region)
     max_tokens = settings.grpo.max_completion_length
     print(f"# grammar-mask bench: xgrammar {engine_version()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, learner {learner.device} {learner.dtype}; "

@@ -80,6 +80,10 @@ def test_precedence_defaults_profile_toml_env_cli(tmp_path: Path, monkeypatch: p
         ({"lora": {"target_modules": ["qkv"]}}, "vision tower"),
         ({"lora": {"rank": 128}}, "max_lora_rank"),
         ({"grpo": {"lr_typo": 1}}, "grpo.lr_typo: unknown setting"),
+        ({"grpo": {"constrained_sampling": True, "constrained_region": [0, 0, 999]}}, "grpo.constrained_region"),
+        ({"grpo": {"constrained_sampling": True, "constrained_region": [500, 0, 400, 999]}}, "x0 <= x1"),
+        ({"grpo": {"constrained_sampling": True, "constrained_region": [0, 0, 1000, 999]}}, "<= 999"),
+        ({"grpo": {"constrained_region": [0, 0, 999, 999]}}, "needs constrained_sampling"),
     ],
 )
 def test_invalid_values_name_the_field(overrides: dict, needle: str) -> None:

@@ -111,6 +111,18 @@ def test_masks_equal_the_regex_oracle(tokenizer: Any, stops: tuple[int, ...], re
     assert masks.forced().any() and not masks.forced().all()
 
 
+def test_masks_of_a_boxed_click_equal_the_regex_oracle(tokenizer: Any, stops: tuple[int, ...]) -> None:
+    """`grpo.constrained_region`'s integer ranges compile in xgrammar to the same masks the regex admits: at the
+    coordinate's digits, only digits that can still end inside the box."""
+    boxed = tool_call_regex(["left_click"], region=(95, 300, 480, 650))
+    vocab = len(tokenizer)
+    ids = encode(tokenizer, LeftClick(x=105, y=649, description="Click Open").to_tool_call() + EOS)
+    allowed = GrammarMasker(tokenizer, vocab, stops).masks(boxed, ids).allowed()
+    want = oracle(tokenizer, boxed, ids, vocab, stops)
+    assert all(torch.equal(allowed[t], want[t]) for t in range(len(ids)))
+    assert allowed[torch.arange(len(ids)), ids].all()
+
+
 def test_forced_positions_are_the_single_choices(tokenizer: Any, masker: GrammarMasker) -> None:
     reply = LeftClick(x=120, y=0, description="Click").to_tool_call()
     ids = encode(tokenizer, reply + EOS)

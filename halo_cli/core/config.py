@@ -29,7 +29,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from halo_cli.core.actions import ACTION_KINDS
+from halo_cli.core.actions import ACTION_KINDS, check_region
 from halo_cli.core.errors import ConfigError
 from halo_cli.core.paths import default_tiny_model_dir, default_vllm_python
 
@@ -268,6 +268,10 @@ class GRPOSettings(_Section):
     parity_tolerance: float = Field(0.1, gt=0)
     constrained_sampling: bool = False
     constrained_actions: list[str] | None = Field(None, description="action kinds constrained sampling allows")
+    # A box the clicks must land in: on small targets the untrained model's clicks rarely hit anything, so RL and
+    # tree search compare nothing but misses; a box around the task's targets gives them hits to compare.
+    constrained_region: list[int] | None = Field(
+        None, description="x0, y0, x1, y1 on the 0..999 grid: constrained sampling keeps pointer coordinates inside")
     # Step groups go on from a randomly sampled branch: then the episode's states and success are the policy's own
     # (from the best branch they would be best-of-G); "best" breaks ties at random, preferring non-terminal branches.
     step_continue: Literal["best", "sample"] = Field("sample", description="step groups: branch the episode goes on")
@@ -283,10 +287,17 @@ class GRPOSettings(_Section):
             raise ValueError(f"unknown action kinds {unknown} (known: {', '.join(ACTION_KINDS)})")
         return v
 
+    @field_validator("constrained_region")
+    @classmethod
+    def _region(cls, v: list[int] | None) -> list[int] | None:
+        return None if v is None else list(check_region(v))
+
     @model_validator(mode="after")
     def _greedy(self) -> "GRPOSettings":
         if self.temperature == 0:
             raise ValueError("temperature 0 gives identical samples: a group needs temperature > 0")
+        if self.constrained_region is not None and not self.constrained_sampling:
+            raise ValueError("constrained_region needs constrained_sampling = true (the box is part of the grammar)")
         return self
 
 

@@ -10,6 +10,7 @@ package; it imports nothing of halo's.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -319,3 +320,16 @@ def _quote(text: str) -> str:
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(v)
 
+
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1 on the grid, both ends included
+
+
+def check_region(region: Sequence[int]) -> Region:
+    """`region` as an (x0, y0, x1, y1) box, or ValueError saying what is wrong with it."""
+    if len(region) != 4:
+        raise ValueError(f"a region is 4 numbers x0, y0, x1, y1 on the 0..{GRID_MAX} grid, got {list(region)}")
+    x0, y0, x1, y1 = (int(v) for v in region)
+    if not (0 <= x0 <= x1 <= GRID_MAX and 0 <= y0 <= y1 <= GRID_MAX):
+        raise ValueError(f"a region needs 0 <= x0 <= x1 <= {GRID_MAX} and 0 <= y0 <= y1 <= {GRID_MAX}, "
+                         f"got {list(region)}")
+    return x0, y0, x1, y1

@@ -119,6 +119,7 @@ class VLLMPolicyClient:
         history_screenshots: int = 1,
         constrained: bool = False,
         constrained_actions: Sequence[str] | None = None,
+        constrained_region: Sequence[int] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -129,7 +130,7 @@ class VLLMPolicyClient:
         self.max_pixels = max_pixels
         self.history_screenshots = history_screenshots
         self.max_retries = max_retries
-        self.regex = tool_call_regex(constrained_actions) if constrained else None
+        self.regex = tool_call_regex(constrained_actions, region=constrained_region) if constrained else None
         common: dict[str, Any] = dict(
             base_url=f"{self.base_url}/v1",
             api_key=api_key or "EMPTY",
@@ -155,6 +156,7 @@ class VLLMPolicyClient:
             history_screenshots=settings.env.history_screenshots,
             constrained=settings.grpo.constrained_sampling,
             constrained_actions=settings.grpo.constrained_actions,
+            constrained_region=settings.grpo.constrained_region,
         )
 
     # ----------------------------------------------------------------------------------------- sampling

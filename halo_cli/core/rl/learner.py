@@ -106,7 +106,8 @@ class LoRALearner:
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
         self.vocab_size = int(self.model.get_input_embeddings().weight.shape[0])
         # The regex the client sends (vllm_client): the same settings give the same grammar on both sides.
-        self.regex = tool_call_regex(grpo.constrained_actions) if grpo.constrained_sampling else None
+        self.regex = (tool_call_regex(grpo.constrained_actions, region=grpo.constrained_region)
+                      if grpo.constrained_sampling else None)
         self._masker: GrammarMasker | None = None
 
     @property
