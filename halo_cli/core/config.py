@@ -296,6 +296,10 @@ class GRPOSettings(_Section):
     def _greedy(self) -> "GRPOSettings":
         if self.temperature == 0:
             raise ValueError("temperature 0 gives identical samples: a group needs temperature > 0")
+        return self
+
+    @model_validator(mode="after")
+    def _region_in_grammar(self) -> "GRPOSettings":
         if self.constrained_region is not None and not self.constrained_sampling:
             raise ValueError("constrained_region needs constrained_sampling = true (the box is part of the grammar)")
         return self

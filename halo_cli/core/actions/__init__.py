@@ -55,6 +55,6 @@ __all__ = [
     "GRID_MAX", "MAX_REPLY_CHARS", "MAX_SCROLL_PIXELS", "MAX_WAIT_S", "POINTER_KINDS", "TOOL_CALL_SCHEMA",
     "TOOL_NAME", "Action", "ActionParseError", "Answer", "DoubleClick", "HScroll", "Key", "LeftClick",
     "LeftClickDrag", "MiddleClick", "MouseMove", "ParseFailure", "PointerAction", "Region", "RightClick", "Scroll",
-    "Terminate", "TripleClick", "Type", "Wait", "action_from_dict", "check_region", "grid_to_px", "parse_action", "parse_arguments",
-    "px_to_grid",
+    "Terminate", "TripleClick", "Type", "Wait", "action_from_dict", "check_region", "grid_to_px", "parse_action",
+    "parse_arguments", "px_to_grid",
 ]
